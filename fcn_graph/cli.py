@@ -1,0 +1,36 @@
+"""The `fcn-graph` command line.
+
+Each module in `fcn_graph.commands` owns one sub-command and exposes
+`register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+Modules are discovered, so adding a command never edits this file.
+"""
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from fcn_graph import commands
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fcn-graph",
+        description="Fully Convolutional Networks as explicit TensorFlow graphs.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

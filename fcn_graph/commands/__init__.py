@@ -1,0 +1,1 @@
+"""Sub-commands of `fcn-graph`, one module each (see `fcn_graph.cli`)."""
