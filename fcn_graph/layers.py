@@ -1,0 +1,88 @@
+"""Graph layers built from `tf.nn` and `tf.compat.v1.get_variable`.
+
+Every parametrised layer opens a variable scope named after the layer, so
+its variables are `<layer>/weights` and `<layer>/biases` under whatever
+outer scope the caller has opened: the names of the Caffe reference, which
+lets every weight source and checkpoint map one to one.
+"""
+import tensorflow as tf
+
+from fcn_graph.upsampling import bilinear_initializer, kernel_size
+
+# Weights that receive weight decay; biases and fixed deconvolutions never do.
+DECAY_COLLECTION = "fcn_graph_weight_decay"
+
+v1 = tf.compat.v1
+
+INITIALIZERS = {
+    # He et al.: keeps activation variance through deep ReLU stacks when a
+    # layer is trained from scratch (pretrained layers are loaded over it).
+    "he": lambda: v1.variance_scaling_initializer(scale=2.0, mode="fan_in",
+                                                  distribution="truncated_normal"),
+    # The reference zero-initialises every score layer so that training
+    # starts from the backbone's features without random class noise.
+    "zeros": v1.zeros_initializer,
+}
+
+
+def conv(x, name, out_channels, ksize, stride=1, padding="SAME", relu=True,
+         initializer="he", trainable=True, decay=True):
+    """Convolution + bias (+ ReLU) with variables `name/weights` (HWIO) and `name/biases`."""
+    in_channels = x.shape[-1]
+    if in_channels is None:
+        raise ValueError(f"{name}: the input's channel count must be known when building")
+    with v1.variable_scope(name):
+        weights = v1.get_variable("weights", [ksize, ksize, in_channels, out_channels],
+                                  initializer=INITIALIZERS[initializer](), trainable=trainable)
+        biases = v1.get_variable("biases", [out_channels], initializer=v1.zeros_initializer(),
+                                 trainable=trainable)
+        if trainable and decay:
+            v1.add_to_collection(DECAY_COLLECTION, weights)
+        y = tf.nn.bias_add(tf.nn.conv2d(x, weights, [1, stride, stride, 1], padding), biases)
+        return tf.nn.relu(y, name="relu") if relu else tf.identity(y, name="output")
+
+
+def max_pool(x, name):
+    """2x2 stride-2 max pooling; SAME equals Caffe's ceil rounding (VALID is floor)."""
+    return tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME", name=name)
+
+
+def dropout(x, rate, is_training, name):
+    """Element-wise dropout active only when the boolean tensor `is_training` is true."""
+    with tf.name_scope(name):
+        if not rate:
+            return tf.identity(x)
+        return tf.cond(is_training, lambda: tf.nn.dropout(x, rate=rate), lambda: tf.identity(x))
+
+
+def upsample(x, name, factor, output_shape=None, padding="VALID", trainable=False):
+    """Transposed convolution C->C initialised to the bilinear kernel, no bias.
+
+    VALID (the reference's pad 0) produces (n-1)*f + k pixels, to be cropped;
+    SAME with an explicit `output_shape` lands on the shape of a skip tensor.
+    Fixed by default as in the reference; trainable ones get weight decay.
+    """
+    channels = x.shape[-1]
+    size = kernel_size(factor)
+    with v1.variable_scope(name):
+        weights = v1.get_variable("weights", [size, size, channels, channels],
+                                  initializer=bilinear_initializer, trainable=trainable)
+        if trainable:
+            v1.add_to_collection(DECAY_COLLECTION, weights)
+        dims = tf.shape(x)
+        if output_shape is None:
+            if padding != "VALID":
+                raise ValueError(f"{name}: SAME upsampling needs the output shape it must match")
+            output_shape = tf.stack([dims[0], (dims[1] - 1) * factor + size,
+                                     (dims[2] - 1) * factor + size, channels])
+        y = tf.nn.conv2d_transpose(x, weights, output_shape, [1, factor, factor, 1], padding)
+        return tf.identity(y, name="output")
+
+
+def crop(x, offset, like, name=None):
+    """Crop `x` spatially at (offset, offset) to the height and width of `like` (Caffe's Crop)."""
+    with tf.name_scope(name or "crop"):
+        target = tf.shape(like)
+        y = tf.slice(x, [0, offset, offset, 0], tf.stack([-1, target[1], target[2], -1]))
+        y.set_shape([x.shape[0], like.shape[1], like.shape[2], x.shape[3]])
+        return y
