@@ -25,6 +25,12 @@ INITIALIZERS = {
 }
 
 
+def register_decay(weights):
+    """Add a kernel to the decay set once, even when a second tower reuses it."""
+    if weights not in v1.get_collection(DECAY_COLLECTION):
+        v1.add_to_collection(DECAY_COLLECTION, weights)
+
+
 def conv(x, name, out_channels, ksize, stride=1, padding="SAME", relu=True,
          initializer="he", trainable=True, decay=True):
     """Convolution + bias (+ ReLU) with variables `name/weights` (HWIO) and `name/biases`."""
@@ -37,7 +43,7 @@ def conv(x, name, out_channels, ksize, stride=1, padding="SAME", relu=True,
         biases = v1.get_variable("biases", [out_channels], initializer=v1.zeros_initializer(),
                                  trainable=trainable)
         if trainable and decay:
-            v1.add_to_collection(DECAY_COLLECTION, weights)
+            register_decay(weights)
         y = tf.nn.bias_add(tf.nn.conv2d(x, weights, [1, stride, stride, 1], padding), biases)
         return tf.nn.relu(y, name="relu") if relu else tf.identity(y, name="output")
 
@@ -68,7 +74,7 @@ def upsample(x, name, factor, output_shape=None, padding="VALID", trainable=Fals
         weights = v1.get_variable("weights", [size, size, channels, channels],
                                   initializer=bilinear_initializer, trainable=trainable)
         if trainable:
-            v1.add_to_collection(DECAY_COLLECTION, weights)
+            register_decay(weights)
         dims = tf.shape(x)
         if output_shape is None:
             if padding != "VALID":
