@@ -6,10 +6,14 @@ Modules are discovered, so adding a command never edits this file.
 """
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
-from fcn_graph import commands
+# TensorFlow's C++ start-up banner buries the command's own output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from fcn_graph import commands  # noqa: E402  (after the logging default)
 
 
 def build_parser():
