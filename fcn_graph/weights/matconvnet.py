@@ -1,0 +1,96 @@
+"""MatConvNet SimpleNN `.mat` files (imagenet-vgg-verydeep-16/19.mat).
+
+`layers` is a cell of structs; each convolution carries `weights` =
+{kernel, bias} (the oldest releases: `filters` and `biases`). Kernels are
+H x W x in x out and are used as stored: MatConvNet correlates exactly as
+TensorFlow's conv2d does, so no spatial transpose is applied (some ports
+swap H and W; `tests/test_weights_formats.py` pins this choice down). The
+mean image sits in `normalization` (older files) or `meta.normalization`.
+"""
+import numpy as np
+import scipy.io
+
+from fcn_graph.weights.model import WeightsError, assemble, is_network_layer
+
+MAT5_HEADER = b"MATLAB 5.0 MAT-file"
+MAT73_HEADER = b"MATLAB 7.3 MAT-file"
+
+
+def unwrap(value):
+    """Strip the 1x1 cell/struct wrappers that loadmat puts around MATLAB scalars."""
+    while isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
+        value = value.reshape(-1)[0]
+    return value
+
+
+def text(value):
+    value = unwrap(value)
+    if isinstance(value, np.ndarray):
+        value = "".join(value.reshape(-1).tolist()) if value.size else ""
+    return str(value)
+
+
+def field(struct, name):
+    return unwrap(getattr(struct, name)) if name in struct._fieldnames else None
+
+
+def kernel_and_bias(path, name, layer):
+    params = field(layer, "weights")
+    if params is not None:
+        cells = np.asarray(params, dtype=object).reshape(-1)
+        if cells.size == 0:  # ReLU, pooling, softmax: an empty weights cell
+            return None
+        if cells.size > 2:
+            raise WeightsError(f"{path}: layer {name} has {cells.size} weight arrays, "
+                               f"expected {{kernel, bias}}")
+        kernel, bias = cells[0], (cells[1] if cells.size == 2 else None)
+    else:
+        kernel, bias = field(layer, "filters"), field(layer, "biases")
+        if kernel is None:
+            return None
+    kernel = np.asarray(kernel)
+    # MATLAB drops trailing singleton dimensions (a single output map makes a 3-D array).
+    kernel = kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
+    return kernel, (None if bias is None else np.asarray(bias).reshape(-1))
+
+
+def average_pixel(path, data):
+    normalization = None
+    if "meta" in data:
+        normalization = field(unwrap(data["meta"]), "normalization")
+    if normalization is None and "normalization" in data:
+        normalization = unwrap(data["normalization"])
+    average = None if normalization is None else field(normalization, "averageImage")
+    if average is None or np.asarray(average).size % 3:
+        raise WeightsError(f"{path}: no normalization.averageImage (top level or under meta); "
+                           f"cannot tell which mean the weights were trained with")
+    # A full mean image (H x W x 3) or a single pixel (3 x 1, 1 x 1 x 3): average to RGB.
+    return np.asarray(average, dtype=np.float64).reshape(-1, 3).mean(axis=0)
+
+
+def load_mat(path, arch=None):
+    with open(path, "rb") as f:
+        header = f.read(len(MAT73_HEADER))
+    if header == MAT73_HEADER:
+        raise WeightsError(f"{path}: MATLAB v7.3 (HDF5) .mat files are not read; re-save it in "
+                           f"MATLAB with save(..., '-v7')")
+    try:
+        data = scipy.io.loadmat(path, struct_as_record=False)
+    except Exception as err:  # scipy raises many types for truncated files
+        raise WeightsError(f"{path}: unreadable .mat file, truncated or corrupt ({err})") from None
+    if "layers" not in data:
+        raise WeightsError(f"{path}: no 'layers' variable; expected a MatConvNet SimpleNN model "
+                           f"(DagNN files must be converted to SimpleNN first)")
+    layers, ignored = {}, []
+    for entry in np.asarray(data["layers"], dtype=object).reshape(-1):
+        layer = unwrap(entry)
+        name = text(field(layer, "name"))
+        params = kernel_and_bias(path, name, layer)
+        if params is None:
+            continue
+        if is_network_layer(name):
+            layers[name] = params
+        else:
+            ignored.append(name)
+    return assemble(path, "matconvnet mat", layers, "RGB", average_pixel(path, data), arch,
+                    ignored)
