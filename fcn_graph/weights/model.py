@@ -54,6 +54,20 @@ class Weights:
     def head_layers(self):
         return [name for name in self.layers if HEAD_LAYER.match(name)]
 
+    def mismatches(self, other):
+        """Names of layers that are not bit-identical in `other` (or absent from either)."""
+        names = sorted(set(self.layers) | set(other.layers))
+        return [name for name in names
+                if name not in self.layers or name not in other.layers
+                or not all(same_array(a, b) for a, b in zip(self.layers[name],
+                                                             other.layers[name]))]
+
+
+def same_array(a, b):
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and np.array_equal(a, b)
+
 
 def is_network_layer(name):
     return name in vgg.layer_names("vgg19") or name == "fc8" or bool(HEAD_LAYER.match(name))

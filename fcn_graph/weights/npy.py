@@ -47,8 +47,8 @@ class ArrayUnpickler(pickle.Unpickler):
         except KeyError:
             raise WeightsError(
                 f"{self.path}: the file's pickle asks for {module}.{name}, which could run "
-                f"code; only plain dicts/lists of numeric arrays are accepted. If you trust "
-                f"the file, re-save it as arrays with `fcn-graph weights convert`") from None
+                f"code; only plain dicts/lists of numeric arrays are accepted (a file you "
+                f"trust can be re-saved as plain arrays with numpy.savez)") from None
 
 
 def read_pickled_npy(path):
