@@ -1,0 +1,27 @@
+"""Segmentation datasets and their tf.data input pipeline.
+
+Every source decodes its native label encoding to uint8 train ids in
+[0, num_classes) with 255 = ignore, and lists its examples as
+(image path, label path, name) so all sources share one file pipeline:
+
+    source = get_dataset("voc2012", "/data")            # or "synthetic", "cityscapes", ...
+    batches = make_dataset(source, "train", batch_size=1)
+
+Adding a source takes one module in this package: subclass `Dataset`
+(fcn_graph/data/base.py), set `class_names` and `colors`, implement
+`splits`, `examples(split)` and `read_label(path)` (raise `DataError`
+naming the file on bad input), and decorate the class with
+`@register_dataset("name")`. Modules here are discovered on the first
+`get_dataset`, so nothing else needs editing; `fcn-graph data list` then
+shows it and `fcn-graph data check --dataset name` validates a copy.
+"""
+from fcn_graph.data.base import IGNORE_LABEL, DataError, Dataset
+from fcn_graph.data.colors import colorize, overlay, save_label_png, voc_palette
+from fcn_graph.data.pipeline import make_dataset
+from fcn_graph.data.registry import available_datasets, get_dataset, parse_options, register_dataset
+
+
+__all__ = [
+    "DataError", "Dataset", "IGNORE_LABEL", "available_datasets", "colorize", "get_dataset",
+    "make_dataset", "overlay", "parse_options", "register_dataset", "save_label_png", "voc_palette",
+]

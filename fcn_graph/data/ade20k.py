@@ -1,0 +1,73 @@
+"""ADE20K as the MIT Scene Parsing benchmark (150 classes).
+
+Layout under the data directory (or its ADEChallengeData2016/ sub-directory):
+    images/{training,validation}/*.jpg
+    annotations/{training,validation}/*.png    grayscale, 0 = other/unlabelled, 1..150 classes
+Train ids are the annotation value minus one; 0 becomes the ignore label.
+"""
+import glob
+import os
+
+from fcn_graph.data.base import DataError, Dataset
+from fcn_graph.data.colors import voc_palette
+from fcn_graph.data.labels import apply_lut, lut_from_pairs, read_index_png
+from fcn_graph.data.registry import register_dataset
+
+ADE20K_CLASSES = (
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass",
+    "cabinet", "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain",
+    "chair", "car", "water", "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field",
+    "armchair", "seat", "fence", "desk", "rock", "wardrobe", "lamp", "bathtub", "railing",
+    "cushion", "base", "box", "column", "signboard", "chest of drawers", "counter", "sand", "sink",
+    "skyscraper", "fireplace", "refrigerator", "grandstand", "path", "stairs", "runway", "case",
+    "pool table", "pillow", "screen door", "stairway", "river", "bridge", "bookcase", "blind",
+    "coffee table", "toilet", "flower", "book", "hill", "bench", "countertop", "stove", "palm",
+    "kitchen island", "computer", "swivel chair", "boat", "bar", "arcade machine", "hovel", "bus",
+    "towel", "light", "truck", "tower", "chandelier", "awning", "streetlight", "booth",
+    "television receiver", "airplane", "dirt track", "apparel", "pole", "land", "bannister",
+    "escalator", "ottoman", "bottle", "buffet", "poster", "stage", "van", "ship", "fountain",
+    "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool", "barrel", "basket",
+    "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",
+    "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen",
+    "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan",
+    "pier", "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator", "glass",
+    "clock", "flag",
+)
+SPLIT_DIRS = {"train": "training", "val": "validation"}
+
+
+@register_dataset("ade20k")
+class ADE20K(Dataset):
+    class_names = ADE20K_CLASSES
+    colors = tuple(tuple(int(v) for v in c) for c in voc_palette(len(ADE20K_CLASSES) + 1)[1:])
+    splits = tuple(SPLIT_DIRS)
+
+    def __init__(self, data_dir):
+        super().__init__(data_dir)
+        self._lut = lut_from_pairs((value, value - 1) for value in range(1, len(ADE20K_CLASSES) + 1))
+
+    def _root(self):
+        if self.data_dir is None:
+            raise DataError("ade20k: no --data-dir given; point it at the directory holding ADEChallengeData2016/")
+        for root in (os.path.join(self.data_dir, "ADEChallengeData2016"), self.data_dir):
+            if os.path.isdir(os.path.join(root, "images")):
+                return root
+        raise DataError(f"ade20k: ADEChallengeData2016/images not found under {self.data_dir}; "
+                        f"extract ADEChallengeData2016.zip there")
+
+    def examples(self, split):
+        self.check_split(split)
+        root = self._root()
+        image_dir = self.require_dir(os.path.join(root, "images", SPLIT_DIRS[split]), f"images/{SPLIT_DIRS[split]}")
+        label_dir = os.path.join(root, "annotations", SPLIT_DIRS[split])
+        found = []
+        for image in sorted(glob.glob(os.path.join(image_dir, "*.jpg"))):
+            stem = os.path.splitext(os.path.basename(image))[0]
+            found.append((image, os.path.join(label_dir, stem + ".png"), stem))
+        return found
+
+    def read_label(self, path):
+        return apply_lut(read_index_png(path), self._lut)
+
+    def label_lut(self):
+        return self._lut

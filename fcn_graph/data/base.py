@@ -1,0 +1,82 @@
+"""The interface every dataset source implements, and the error it raises.
+
+A source knows where its files are and how its labels are encoded. After
+`read_label` every source speaks the same language: a uint8 HxW array of
+train ids in [0, num_classes), with 255 marking pixels to ignore.
+"""
+import os
+
+IGNORE_LABEL = 255
+
+
+class DataError(ValueError):
+    """A dataset file or layout problem; the message names the file and the fix."""
+
+
+class Dataset:
+    """Base class of dataset sources.
+
+    Subclasses set `name`, `class_names`, `colors` (one RGB tuple per class)
+    and implement `splits`, `examples(split)` and `read_label(path)`.
+
+    `resize_to` (height, width) asks the input pipeline to resize every
+    example (images bilinear, labels nearest); `fixed_size` is the size every
+    example has once delivered (None when sizes vary), which allows batches
+    larger than one without cropping.
+    """
+    name = None
+    class_names = ()
+    colors = ()
+    ignore_label = IGNORE_LABEL
+    resize_to = None
+
+    def __init__(self, data_dir):
+        self.data_dir = None if data_dir is None else os.path.abspath(os.path.expanduser(data_dir))
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def fixed_size(self):
+        return self.resize_to
+
+    @property
+    def splits(self):
+        raise NotImplementedError
+
+    def examples(self, split):
+        """[(image_path, label_path, name)] of one split, in a stable order."""
+        raise NotImplementedError
+
+    def read_label(self, path):
+        """The label file at `path` as uint8 HxW train ids (255 = ignore)."""
+        raise NotImplementedError
+
+    def label_lut(self):
+        """A uint8 [256] table when labels are single-channel PNGs mapped value-by-value
+        to train ids (the pipeline then decodes them with TF ops); None otherwise."""
+        return None
+
+    def check_split(self, split):
+        if split not in self.splits:
+            raise DataError(f"dataset {self.name!r} has no split {split!r}; "
+                            f"choose one of {', '.join(self.splits)}")
+
+    def require_dir(self, path, what):
+        """Fail with the expected layout when a directory of the source is missing."""
+        if not os.path.isdir(path):
+            raise DataError(f"{self.name}: {what} not found at {path}; "
+                            f"point --data-dir at the directory that contains it")
+        return path
+
+    def __repr__(self):
+        return f"{type(self).__name__}(data_dir={self.data_dir!r})"
+
+
+def read_list_file(path, what):
+    """Names from a split list file, one per line (first column), blank lines skipped."""
+    if not os.path.isfile(path):
+        raise DataError(f"{what} not found: {path}")
+    with open(path) as f:
+        return [line.split()[0] for line in f if line.strip()]

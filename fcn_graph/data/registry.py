@@ -1,0 +1,76 @@
+"""Dataset sources by name.
+
+Sources register themselves with `@register_dataset("name")`; every module
+of `fcn_graph.data` is imported on the first lookup, so a source is added by
+writing one module there.
+"""
+import importlib
+import pkgutil
+
+from fcn_graph.data.base import DataError
+
+_SOURCES = {}
+_discovered = False
+
+
+def register_dataset(name):
+    """Class decorator: make a Dataset subclass available as `get_dataset(name)`."""
+    def decorate(cls):
+        if name in _SOURCES and _SOURCES[name] is not cls:
+            raise ValueError(f"dataset name {name!r} is registered twice")
+        cls.name = name
+        _SOURCES[name] = cls
+        return cls
+    return decorate
+
+
+def _discover():
+    global _discovered
+    if not _discovered:
+        import fcn_graph.data as package
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{info.name}")
+        _discovered = True
+
+
+def available_datasets():
+    _discover()
+    return sorted(_SOURCES)
+
+
+def get_dataset(name, data_dir=None, **options):
+    """The source registered as `name`, reading `data_dir`, with source-specific options."""
+    _discover()
+    if name not in _SOURCES:
+        raise DataError(f"unknown dataset {name!r}; available: {', '.join(sorted(_SOURCES))}")
+    try:
+        return _SOURCES[name](data_dir, **options)
+    except TypeError as err:
+        raise DataError(f"dataset {name!r} rejected options {sorted(options)}: {err}") from err
+
+
+def parse_option(text):
+    """'key=value' from the command line -> (key, value); sizes 'WxH' become (height, width)."""
+    if "=" not in text:
+        raise DataError(f"dataset option {text!r} is not key=value (e.g. size=384x160, num_train=200)")
+    key, value = text.split("=", 1)
+    return key.strip(), _parse_value(value.strip())
+
+
+def _parse_value(value):
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    parts = lowered.split("x")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return int(parts[1]), int(parts[0])
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def parse_options(texts):
+    return dict(parse_option(t) for t in texts or ())
