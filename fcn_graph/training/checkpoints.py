@@ -1,0 +1,66 @@
+"""Checkpoints that a killed run cannot corrupt, keeping the last K.
+
+What TensorFlow already guarantees: the V2 Saver writes tensors under a
+`<prefix>_temp` directory and merges them into the final files, writing the
+`.index` last; the `checkpoint` state file is replaced atomically (temp
+file + rename). What it does not: `Saver.save` updates the state file
+before it writes the `.meta` graph and prunes old checkpoints on its own
+schedule. So here the saver writes data only (no meta graph: models are
+rebuilt from `config.json`), the new checkpoint is read back, and only
+then does the state file point at it and are checkpoints beyond the last
+K deleted.
+"""
+import os
+
+import tensorflow as tf
+
+PREFIX = "model.ckpt"
+STEP_VARIABLE = "global_step"
+
+
+def latest_checkpoint(directory):
+    """Prefix of the checkpoint the state file points at, or None."""
+    if not os.path.isdir(directory):
+        return None
+    return tf.train.latest_checkpoint(directory)
+
+
+def checkpoint_step(prefix):
+    """The global step stored in a checkpoint, read without building any graph."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (tf.errors.OpError, ValueError) as err:
+        raise ValueError(f"cannot read checkpoint {prefix}: {err}") from err
+    if not reader.has_tensor(STEP_VARIABLE):
+        raise ValueError(f"checkpoint {prefix} holds no {STEP_VARIABLE}; it was not written by "
+                         "`fcn-graph train`, so it can only be used with --init-from")
+    return int(reader.get_tensor(STEP_VARIABLE))
+
+
+class Checkpointer:
+    def __init__(self, directory, saver, keep):
+        self.directory = directory
+        self.saver = saver
+        self.keep = keep
+
+    def kept(self):
+        state = tf.train.get_checkpoint_state(self.directory)
+        return list(state.all_model_checkpoint_paths) if state else []
+
+    def save(self, sess, step):
+        os.makedirs(self.directory, exist_ok=True)
+        prefix = self.saver.save(sess, os.path.join(self.directory, PREFIX), global_step=step,
+                                 write_meta_graph=False, write_state=False)
+        if checkpoint_step(prefix) != step:
+            raise OSError(f"checkpoint {prefix} did not read back with step {step}")
+        kept = [p for p in self.kept() if p != prefix] + [prefix]
+        tf.compat.v1.train.update_checkpoint_state(self.directory, prefix,
+                                                   all_model_checkpoint_paths=kept[-self.keep:])
+        for old in kept[:-self.keep]:
+            for path in tf.io.gfile.glob(glob_escape(old) + ".*"):
+                tf.io.gfile.remove(path)
+        return prefix
+
+
+def glob_escape(path):
+    return "".join(f"[{c}]" if c in "*?[" else c for c in path)
