@@ -1,0 +1,55 @@
+"""`fcn-graph eval`: score a trained run, or a released Caffe FCN model, on a dataset split."""
+import json
+import os
+
+from fcn_graph.fcn import VARIANTS
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "eval", help="score a network on a dataset split (pixel acc, mean acc, mean IU, f.w. IU)",
+        description="Accumulate one confusion matrix over a whole split (native size, batch 1) "
+                    "and print per-class IoU and accuracy with the four reference scores.")
+    network = parser.add_mutually_exclusive_group(required=True)
+    network.add_argument("--checkpoint", help="run directory or checkpoint prefix")
+    network.add_argument("--weights", help="released FCN model file (e.g. fcn8s-heavy-pascal."
+                                           "caffemodel), evaluated without a run directory")
+    parser.add_argument("--model", choices=sorted(VARIANTS),
+                        help="FCN variant of the --weights file")
+    parser.add_argument("--dataset", help="dataset name (default: the run's; required with "
+                                          "--weights)")
+    parser.add_argument("--data-dir", help="dataset root (default: the run's)")
+    parser.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="source-specific dataset option, repeatable")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--max-images", type=int, help="evaluate only the first N images")
+    parser.add_argument("--crf", action="store_true",
+                        help="also report scores after dense-CRF refinement (needs pydensecrf2)")
+    parser.add_argument("--json", metavar="OUT", help="write the scores to this JSON file")
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    from fcn_graph.data import parse_options
+    from fcn_graph.evaluation import evaluate_run, evaluate_weights, format_table, json_ready
+    options = parse_options(args.dataset_option)
+    common = dict(data_dir=args.data_dir, split=args.split, crf=args.crf,
+                  max_images=args.max_images, dataset_options=options)
+    if args.weights:
+        if not args.model or not args.dataset:
+            raise SystemExit("eval --weights needs --model (the file's FCN variant) and --dataset")
+        result = evaluate_weights(args.weights, args.model, args.dataset, **common)
+    else:
+        result = evaluate_run(args.checkpoint, dataset=args.dataset, **common)
+    print(f"{result['dataset']} {result['split']}: {result['num_images']} images")
+    print(format_table(result, result["class_names"]))
+    if "crf_scores" in result:
+        print("\nwith dense-CRF refinement:")
+        print(format_table(result["crf_scores"], result["class_names"]))
+    if args.json:
+        directory = os.path.dirname(os.path.abspath(args.json))
+        os.makedirs(directory, exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(json_ready(result), f, indent=2)
+        print(f"scores written to {args.json}")
+    return 0
