@@ -1,0 +1,57 @@
+"""`fcn-graph demo`: the single-image overfit and bilinear upsampling of a photo."""
+
+
+def run_upsample(args):
+    from fcn_graph.demo.upsample import upsample_photo
+    difference = upsample_photo(args.image, args.factor, args.out)
+    print(f"wrote {args.out}")
+    print(f"max |transposed conv - skimage rescale(order=1, mode='constant')| = {difference:.3g} "
+          "(0..255 scale)")
+    return 0
+
+
+def run_overfit(args):
+    from fcn_graph.demo.overfit import OverfitOptions, overfit
+    options = OverfitOptions(steps=args.steps, size=args.size, width=args.width, lr=args.lr,
+                             weights=args.weights, out=args.out, run_dir=args.run_dir,
+                             seed=args.seed)
+    overfit(options)
+    return 0
+
+
+def register(subparsers):
+    from fcn_graph.demo.overfit import SCRATCH_WIDTH, OverfitOptions
+    parser = subparsers.add_parser("demo", help="demonstrations: single-image overfit, upsampling")
+    demos = parser.add_subparsers(dest="demo", metavar="DEMO", required=True)
+
+    upsample = demos.add_parser(
+        "upsample", help="upsample a photo with the bilinear transposed convolution",
+        description="Upsample IMAGE by an integer FACTOR with the FCN's bilinear transposed "
+                    "convolution, write OUT, and print the largest difference from "
+                    "scikit-image's bilinear rescale.")
+    upsample.add_argument("image", metavar="IMAGE", help="photo to upsample (JPEG, PNG, ...)")
+    upsample.add_argument("factor", metavar="FACTOR", type=int, help="integer upsampling factor")
+    upsample.add_argument("out", metavar="OUT.png", help="where to write the upsampled photo")
+    upsample.set_defaults(func=run_upsample)
+
+    defaults = OverfitOptions()
+    overfit = demos.add_parser(
+        "overfit", help="overfit FCN-32s and FCN-8s on one photo and draw the comparison",
+        description="Train FCN-32s and FCN-8s on the shipped single photo until they memorise "
+                    "it, then write a figure: input, ground truth, FCN-32s, FCN-8s and FCN-8s "
+                    "refined by a dense CRF, each titled with its IoU.")
+    overfit.add_argument("--weights", help="pretrained VGG16 file (from scratch when omitted)")
+    overfit.add_argument("--steps", type=int, default=defaults.steps,
+                         help="training steps per network (default %(default)s)")
+    overfit.add_argument("--size", type=int, default=defaults.size,
+                         help="longer side of the photo in pixels (default %(default)s)")
+    overfit.add_argument("--width", type=float, default=None,
+                         help="backbone width (default 1.0 with --weights, else "
+                              f"{SCRATCH_WIDTH})")
+    overfit.add_argument("--lr", type=float, default=None,
+                         help="Adam learning rate (default: the trainer's for the start point)")
+    overfit.add_argument("--out", default=defaults.out, help="figure path (default %(default)s)")
+    overfit.add_argument("--run-dir", default=None,
+                         help="where the two training runs go (default: a temporary folder)")
+    overfit.add_argument("--seed", type=int, default=defaults.seed)
+    overfit.set_defaults(func=run_overfit)

@@ -1,0 +1,1 @@
+"""Demonstrations: the single-image overfit and bilinear upsampling of a photo."""

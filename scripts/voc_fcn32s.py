@@ -1,0 +1,9 @@
+"""FCN-32s on SBD train / seg11valid from ImageNet VGG16 (reference solver or --adam).
+
+Settings, data layout and published numbers: scripts/README.md.
+`--smoke` runs the same recipe for a few steps at tiny sizes.
+"""
+from fcn_graph.recipes import main
+
+if __name__ == "__main__":
+    main("voc_fcn32s")
