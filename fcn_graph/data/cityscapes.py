@@ -42,6 +42,8 @@ SPLITS = ("train", "val")
 class Cityscapes(Dataset):
     """Options: classes=19 (benchmark train ids) or 7 (groups); size=(height, width) or None (native)."""
     splits = SPLITS
+    class_names = TRAIN_CLASSES
+    colors = TRAIN_COLORS
 
     def __init__(self, data_dir, classes=19, size=(160, 384)):
         super().__init__(data_dir)

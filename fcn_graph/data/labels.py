@@ -89,3 +89,13 @@ def read_sbd_mat(path):
         raise DataError(f"label {path} is not an SBD class file with GTcls.Segmentation ({err}); "
                         f"use the files of SBD's dataset/cls directory") from err
     return np.asarray(segmentation).astype(np.uint8)
+
+
+def label_range_problem(label, num_classes):
+    """A sentence describing values that are neither class ids nor the ignore label, or None."""
+    bad = (label >= num_classes) & (label != IGNORE_LABEL)
+    if not bad.any():
+        return None
+    values = ", ".join(str(v) for v in np.unique(label[bad])[:8])
+    return (f"{int(bad.sum())} pixels hold values {values} outside classes 0..{num_classes - 1} "
+            f"and the ignore label {IGNORE_LABEL}; relabel them or extend the class list")

@@ -16,9 +16,10 @@ import tensorflow as tf
 
 from fcn_graph.convention import REFERENCE_BGR_MEAN
 from fcn_graph.data.base import IGNORE_LABEL, DataError
+from fcn_graph.data.decode import check_label_range, decode_image
+from fcn_graph.data.tfrecord import record_examples
 
 REFERENCE_RGB_MEAN = tuple(reversed(REFERENCE_BGR_MEAN))
-INT64_MAX = np.iinfo(np.int64).max
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +67,6 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
             examples = _existing_examples(source, split)
             decoded = _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls)
         else:
-            from fcn_graph.data.tfrecord import record_examples
             decoded = record_examples(tfrecord_pattern, shuffle, seed, repeat, skip, num_parallel_calls)
 
         def prepare(position, image, label, name):
@@ -104,7 +104,7 @@ def example_order(num_examples, shuffle, seed, repeat, skip):
         return tf.data.Dataset.from_tensor_slices((positions, indices))
 
     first_epoch = skip // num_examples if repeat else 0
-    epochs = tf.data.Dataset.range(first_epoch, INT64_MAX if repeat else 1)
+    epochs = tf.data.Dataset.range(first_epoch, np.iinfo(np.int64).max if repeat else 1)
     return epochs.flat_map(epoch_order).skip(skip - first_epoch * num_examples)
 
 
@@ -129,18 +129,13 @@ def _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_c
             tf.shape(image)[:2], tf.shape(label),
             message="image and label differ in size; run `fcn-graph data check`",
             data=[image_path, label_path, tf.shape(image), tf.shape(label)])
-        with tf.control_dependencies([same_size]):
+        in_range = check_label_range(label, source.num_classes, label_path)
+        with tf.control_dependencies([same_size, in_range]):
             label = tf.identity(label)
         return position, image, label, names[index]
 
     order = example_order(len(examples), shuffle, seed, repeat, skip)
     return order.map(decode, num_parallel_calls=num_parallel_calls)
-
-
-def decode_image(contents):
-    """Encoded PNG/JPEG/BMP/GIF bytes -> uint8 HxWx3; grayscale and RGBA become RGB."""
-    image = tf.io.decode_image(contents, channels=3, expand_animations=False, dtype=tf.uint8)
-    return tf.ensure_shape(image, [None, None, 3])
 
 
 def _prepare(image, label, resize_to, augmentation, crop_size, pad_color, seed, position):

@@ -38,13 +38,19 @@ def available_datasets():
     return sorted(_SOURCES)
 
 
-def get_dataset(name, data_dir=None, **options):
-    """The source registered as `name`, reading `data_dir`, with source-specific options."""
+def dataset_class(name):
+    """The registered class of `name` (class-level facts such as class names, without data)."""
     _discover()
     if name not in _SOURCES:
         raise DataError(f"unknown dataset {name!r}; available: {', '.join(sorted(_SOURCES))}")
+    return _SOURCES[name]
+
+
+def get_dataset(name, data_dir=None, **options):
+    """The source registered as `name`, reading `data_dir`, with source-specific options."""
+    cls = dataset_class(name)
     try:
-        return _SOURCES[name](data_dir, **options)
+        return cls(data_dir, **options)
     except TypeError as err:
         raise DataError(f"dataset {name!r} rejected options {sorted(options)}: {err}") from err
 

@@ -1,0 +1,20 @@
+"""TF decoding ops shared by the file and TFRecord readers of the input pipeline."""
+import tensorflow as tf
+
+from fcn_graph.data.base import IGNORE_LABEL
+
+
+def decode_image(contents):
+    """Encoded PNG/JPEG/BMP/GIF bytes -> uint8 HxWx3; grayscale and RGBA become RGB."""
+    image = tf.io.decode_image(contents, channels=3, expand_animations=False, dtype=tf.uint8)
+    return tf.ensure_shape(image, [None, None, 3])
+
+
+def check_label_range(label, num_classes, where):
+    """An assertion that every label is a class id below num_classes or the ignore label."""
+    values = tf.cast(label, tf.int32)
+    valid = (values < num_classes) | (values == IGNORE_LABEL)
+    return tf.debugging.assert_equal(
+        tf.reduce_all(valid), True,
+        message=f"label values outside [0, {num_classes}) and not {IGNORE_LABEL}; "
+                f"run `fcn-graph data check`", data=[where, tf.reduce_max(values)])
