@@ -12,7 +12,7 @@ def run_upsample(args):
 
 def run_overfit(args):
     from fcn_graph.demo.overfit import OverfitOptions, overfit
-    options = OverfitOptions(steps=args.steps, size=args.size, width=args.width, lr=args.lr,
+    options = OverfitOptions(steps=args.steps, width=args.width, lr=args.lr,
                              weights=args.weights, out=args.out, run_dir=args.run_dir,
                              seed=args.seed)
     overfit(options)
@@ -43,8 +43,6 @@ def register(subparsers):
     overfit.add_argument("--weights", help="pretrained VGG16 file (from scratch when omitted)")
     overfit.add_argument("--steps", type=int, default=defaults.steps,
                          help="training steps per network (default %(default)s)")
-    overfit.add_argument("--size", type=int, default=defaults.size,
-                         help="longer side of the photo in pixels (default %(default)s)")
     overfit.add_argument("--width", type=float, default=None,
                          help="backbone width (default 1.0 with --weights, else "
                               f"{SCRATCH_WIDTH})")

@@ -26,7 +26,6 @@ FIGURE_SCALE = 2
 @dataclass
 class OverfitOptions:
     steps: int = 150
-    size: int = 160                 # longer side of the photo, pixels
     width: Optional[float] = None   # None: 1.0 with weights, else SCRATCH_WIDTH
     lr: Optional[float] = None      # None: the trainer's Adam default for the start point
     weights: Optional[str] = None
@@ -35,14 +34,10 @@ class OverfitOptions:
     seed: int = 0
 
 
-def dataset_options(options):
-    return {"size": options.size}
-
-
 def train_config(options, model, run_dir):
     from fcn_graph.training import TrainConfig
     return TrainConfig(
-        model=model, dataset=DATASET, dataset_options=dataset_options(options),
+        model=model, dataset=DATASET, dataset_options={},
         split="train", val_split="train", backbone="vgg16", geometry="same",
         width=options.width or (1.0 if options.weights else SCRATCH_WIDTH),
         # Memorising one photo: no dropout, no augmentation, the whole image every step.
@@ -80,7 +75,7 @@ def overfit(options, stream=None):
     stream = stream or sys.stderr
     started = time.perf_counter()
     root = options.run_dir or tempfile.mkdtemp(prefix="fcn-graph-overfit-")
-    source = get_dataset(DATASET, **dataset_options(options))
+    source = get_dataset(DATASET)
     image, label = first_example(source, "train")
 
     panels = [("input", image), ("ground truth", colorize(label, source.colors))]
