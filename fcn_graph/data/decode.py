@@ -13,8 +13,8 @@ def decode_image(contents):
 def check_label_range(label, num_classes, where):
     """An assertion that every label is a class id below num_classes or the ignore label."""
     values = tf.cast(label, tf.int32)
-    valid = (values < num_classes) | (values == IGNORE_LABEL)
-    return tf.debugging.assert_equal(
-        tf.reduce_all(valid), True,
-        message=f"label values outside [0, {num_classes}) and not {IGNORE_LABEL}; "
-                f"run `fcn-graph data check`", data=[where, tf.reduce_max(values)])
+    valid = tf.logical_or(tf.less(values, num_classes), tf.equal(values, IGNORE_LABEL))
+    return tf.debugging.Assert(
+        tf.reduce_all(valid),
+        [f"label values outside [0, {num_classes}) and not {IGNORE_LABEL}; run `fcn-graph data check`:",
+         where, "max value", tf.reduce_max(values)])

@@ -98,7 +98,7 @@ def example_order(num_examples, shuffle, seed, repeat, skip):
         positions = epoch * n + tf.range(n, dtype=tf.int64)
         if shuffle:
             keys = tf.random.stateless_uniform([num_examples], seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-            indices = tf.argsort(keys, output_type=tf.int32)
+            indices = tf.argsort(keys)
         else:
             indices = tf.range(num_examples, dtype=tf.int32)
         return tf.data.Dataset.from_tensor_slices((positions, indices))
@@ -125,10 +125,10 @@ def _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_c
         image_path, label_path = image_paths[index], label_paths[index]
         image = decode_image(tf.io.read_file(image_path))
         label = read_label(label_path)
-        same_size = tf.debugging.assert_equal(
-            tf.shape(image)[:2], tf.shape(label),
-            message="image and label differ in size; run `fcn-graph data check`",
-            data=[image_path, label_path, tf.shape(image), tf.shape(label)])
+        same_size = tf.debugging.Assert(
+            tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.shape(label))),
+            ["image and label differ in size; run `fcn-graph data check`:", image_path, label_path,
+             tf.shape(image), tf.shape(label)])
         in_range = check_label_range(label, source.num_classes, label_path)
         with tf.control_dependencies([same_size, in_range]):
             label = tf.identity(label)
@@ -152,7 +152,7 @@ def _prepare(image, label, resize_to, augmentation, crop_size, pad_color, seed, 
             label = tf.cond(flip, lambda: tf.reverse(label, [1]), lambda: label)
         low, high = augmentation.scale_range
         if (low, high) != (1.0, 1.0):
-            scale = tf.random.stateless_uniform([], low, high, seed=seeds[1])
+            scale = tf.random.stateless_uniform([], seed=seeds[1], minval=low, maxval=high)
             size = tf.cast(tf.round(tf.cast(tf.shape(label), tf.float32) * scale), tf.int32)
             image, label = _resize(image, label, tf.maximum(size, 1), antialias=False)
     if crop_size is not None:

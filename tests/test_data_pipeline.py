@@ -1,0 +1,181 @@
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import data_fixtures as fx
+from fcn_graph.data import DataError, get_dataset, make_dataset
+from fcn_graph.data.tfrecord import write_tfrecords
+
+v1 = tf.compat.v1
+
+
+def take(source, split, count, initializable=False, **options):
+    """`count` batches from a pipeline built and run in its own graph."""
+    with tf.Graph().as_default():
+        dataset = make_dataset(source, split, **options)
+        if initializable:
+            iterator = v1.data.make_initializable_iterator(dataset)
+        else:
+            iterator = v1.data.make_one_shot_iterator(dataset)
+        batch = iterator.get_next()
+        with v1.Session() as sess:
+            if initializable:
+                sess.run(iterator.initializer)
+            return [sess.run(batch) for _ in range(count)]
+
+
+def names(batches):
+    return [n.decode() for b in batches for n in b["name"]]
+
+
+@pytest.mark.parametrize("name", ["voc2012", "sbd", "cityscapes", "kitti", "ade20k", "folder"])
+def test_every_source_flows_through_the_pipeline(name, tmp_path):
+    options = {"size": None} if name == "cityscapes" else {}
+    source = get_dataset(name, fx.WRITERS[name](str(tmp_path)), **options)
+    examples = source.examples("train")
+    batches = take(source, "train", len(examples), shuffle=False, repeat=False, initializable=True)
+    batch = batches[0]
+    assert batch["image"].dtype == np.float32 and batch["image"].shape == (1, fx.HEIGHT, fx.WIDTH, 3)
+    assert batch["label"].dtype == np.int32 and batch["label"].shape == (1, fx.HEIGHT, fx.WIDTH)
+    np.testing.assert_array_equal(batch["label"][0], source.read_label(examples[0][1]))
+    assert names(batches) == [n for _, _, n in examples]
+    if examples[0][0].endswith(".png"):
+        np.testing.assert_array_equal(batch["image"][0], np.array(Image.open(examples[0][0]).convert("RGB")))
+
+
+def test_fixed_size_sources_batch_and_resize_labels_with_nearest(tmp_path):
+    source = get_dataset("cityscapes", fx.write_cityscapes(str(tmp_path)), size=(3, 16))
+    batch = take(source, "train", 1, batch_size=2, seed=1)[0]
+    assert batch["image"].shape == (2, 3, 16, 3) and batch["label"].shape == (2, 3, 16)
+    assert set(np.unique(batch["label"])) <= {0, 13, 11, 255}
+
+
+def test_varying_sizes_refuse_batches_without_a_crop(tmp_path):
+    source = get_dataset("voc2012", fx.write_voc(str(tmp_path)))
+    with pytest.raises(DataError, match="crop_size"):
+        make_dataset(source, "train", batch_size=2)
+    batch = take(source, "train", 1, batch_size=2, crop_size=(4, 4), seed=0)[0]
+    assert batch["image"].shape == (2, 4, 4, 3)
+
+
+def _synthetic(tmp_path, count=5):
+    return get_dataset("synthetic", str(tmp_path), size=(12, 16), num_train=count, num_val=1, seed=7)
+
+
+def test_seeded_order_is_reproducible_and_reshuffled_per_epoch(tmp_path):
+    source = _synthetic(tmp_path)
+    first = names(take(source, "train", 10, seed=5))
+    assert first == names(take(source, "train", 10, seed=5))
+    assert sorted(first[:5]) == sorted(first[5:]) == [f"train_{i:06d}" for i in range(5)]
+    assert first[:5] != first[5:]
+    assert first[:5] != names(take(source, "train", 5, seed=6))
+    assert names(take(source, "train", 5, shuffle=False)) == [f"train_{i:06d}" for i in range(5)]
+
+
+def test_skip_resumes_at_exactly_the_same_example_and_augmentation(tmp_path):
+    source = _synthetic(tmp_path)
+    options = dict(seed=11, augment=True, crop_size=(8, 8))
+    full = take(source, "train", 13, **options)
+    resumed = take(source, "train", 6, skip=7, **options)
+    assert names(resumed) == names(full[7:])
+    for a, b in zip(full[7:], resumed):
+        np.testing.assert_array_equal(a["image"], b["image"])
+        np.testing.assert_array_equal(a["label"], b["label"])
+
+
+def test_skip_is_applied_before_decoding(tmp_path):
+    source = _synthetic(tmp_path, count=3)
+    os.remove(source.examples("train")[0][0])
+    # A decoded skipped file would fail; an undecoded one cannot.
+    Image.fromarray(np.zeros((12, 16, 3), np.uint8)).save(source.examples("train")[0][0])
+    with open(source.examples("train")[0][0], "wb") as f:
+        f.write(b"broken")
+    batches = take(source, "train", 2, shuffle=False, skip=1)
+    assert names(batches) == ["train_000001", "train_000002"]
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        take(source, "train", 1, shuffle=False)
+
+
+def _labelled_colour_folder(root, height=6, width=9):
+    """A folder dataset whose image colour encodes the label, to check image/label alignment."""
+    fx.write_folder(root)
+    palette = np.array(fx.FOLDER_CLASSES["colors"], np.uint8)
+    label = np.random.default_rng(0).integers(0, 3, (height, width)).astype(np.uint8)
+    for split, count in (("train", 2), ("val", 1)):
+        for i in range(count):
+            Image.fromarray(palette[label]).save(os.path.join(root, "images", split, f"{split}{i}.png"))
+            Image.fromarray(label).save(os.path.join(root, "labels", split, f"{split}{i}.png"))
+    return get_dataset("folder", root)
+
+
+def test_flip_and_crop_move_image_and_label_together(tmp_path):
+    source = _labelled_colour_folder(str(tmp_path))
+    pad = (10.0, 20.0, 30.0)
+    batches = take(source, "train", 12, seed=2, crop_size=(8, 5), pad_color=pad,
+                   augment={"flip": True, "scale_range": (1.0, 1.0)})
+    palette = np.array(fx.FOLDER_CLASSES["colors"] + [pad], np.float32)
+    for batch in batches:
+        label = batch["label"][0]
+        np.testing.assert_array_equal(batch["image"][0], palette[np.where(label == 255, 3, label)])
+        assert (label[6:] == 255).all()  # padded rows below the 6-row images
+
+
+def test_random_scale_keeps_labels_exact_class_ids(tmp_path):
+    source = _labelled_colour_folder(str(tmp_path), height=20, width=24)
+    batches = take(source, "train", 8, seed=4, augment={"flip": False, "scale_range": (0.5, 2.0)})
+    shapes = {b["label"].shape for b in batches}
+    assert len(shapes) > 1
+    for batch in batches:
+        assert set(np.unique(batch["label"])) <= {0, 1, 2}
+        assert batch["image"].shape[1:3] == batch["label"].shape[1:]
+
+
+def test_grayscale_and_rgba_images_become_rgb(tmp_path):
+    source = get_dataset("folder", fx.write_folder(str(tmp_path)))
+    gray, rgba = (p for p, _, _ in source.examples("train"))
+    Image.fromarray(np.full((fx.HEIGHT, fx.WIDTH), 77, np.uint8)).save(gray)
+    Image.fromarray(np.full((fx.HEIGHT, fx.WIDTH, 4), 200, np.uint8)).save(rgba)
+    first, second = take(source, "train", 2, shuffle=False)
+    assert first["image"].shape[-1] == 3 and (first["image"] == 77).all()
+    assert (second["image"] == 200).all()
+
+
+def test_out_of_range_labels_stop_the_pipeline_naming_the_file(tmp_path):
+    source = get_dataset("folder", fx.write_folder(str(tmp_path)))
+    label = source.examples("train")[0][1]
+    Image.fromarray(np.full((fx.HEIGHT, fx.WIDTH), 9, np.uint8)).save(label)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="train0.png"):
+        take(source, "train", 1, shuffle=False)
+
+
+def test_missing_files_are_reported_before_the_graph_runs(tmp_path):
+    source = get_dataset("kitti", fx.write_kitti(str(tmp_path)))
+    os.remove(source.examples("train")[1][1])
+    with pytest.raises(DataError, match="1 files missing.*um_road_000002.png.*data check"):
+        make_dataset(source, "train")
+
+
+def test_tfrecords_round_trip_to_the_same_examples(tmp_path):
+    source = get_dataset("kitti", fx.write_kitti(str(tmp_path / "kitti")))
+    paths = write_tfrecords(source, "train", str(tmp_path / "records"), num_shards=2)
+    assert [os.path.basename(p) for p in paths] == ["train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"]
+    from_files = take(source, "train", 4, shuffle=False, repeat=False, initializable=True)
+    from_records = take(source, "train", 4, shuffle=False, repeat=False,
+                        tfrecord_pattern=str(tmp_path / "records" / "train-*"))
+    by_name = {b["name"][0]: b for b in from_records}
+    assert sorted(by_name) == sorted(b["name"][0] for b in from_files)
+    for batch in from_files:
+        np.testing.assert_array_equal(by_name[batch["name"][0]]["image"], batch["image"])
+        np.testing.assert_array_equal(by_name[batch["name"][0]]["label"], batch["label"])
+
+
+def test_tfrecord_order_is_seeded_and_skip_resumes(tmp_path):
+    source = _synthetic(tmp_path / "syn", count=6)
+    write_tfrecords(source, "train", str(tmp_path / "records"))
+    pattern = str(tmp_path / "records" / "*.tfrecord")
+    full = names(take(source, "train", 9, seed=3, tfrecord_pattern=pattern))
+    assert full == names(take(source, "train", 9, seed=3, tfrecord_pattern=pattern))
+    assert names(take(source, "train", 4, seed=3, skip=5, tfrecord_pattern=pattern)) == full[5:9]
