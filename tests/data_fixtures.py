@@ -95,6 +95,7 @@ FOLDER_CLASSES = {"classes": ["background", "thing", "stuff"],
 
 def write_folder(root, colour_labels=False, split_files=False):
     """images/ + labels/ with classes.json; splits by sub-folder or by splits/*.txt."""
+    os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "classes.json"), "w") as f:
         json.dump(FOLDER_CLASSES, f)
     palette = np.array(FOLDER_CLASSES["colors"] + [[255, 255, 255]], np.uint8)
