@@ -19,7 +19,6 @@ from fcn_graph.models import build_model
 
 v1 = tf.compat.v1
 
-CHECKPOINTS_SUBDIR = "checkpoints"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
 # Options of config.json that shape an FCN variant; the other nets take only a width.
 FCN_CONFIG_OPTIONS = ("backbone", "geometry", "width", "learn_upsampling")
@@ -39,15 +38,16 @@ class InputConvention:
 
 def resolve_checkpoint(path):
     """A checkpoint prefix from a run directory, its checkpoints folder, or a prefix itself."""
+    from fcn_graph.training.config import CHECKPOINT_DIR
     path = os.path.expanduser(str(path))
     if os.path.isdir(path):
-        for folder in (os.path.join(path, CHECKPOINTS_SUBDIR), path):
+        for folder in (os.path.join(path, CHECKPOINT_DIR), path):
             if os.path.isdir(folder):
                 latest = tf.train.latest_checkpoint(folder)
                 if latest:
                     return latest
         raise CheckpointError(f"{path}: no checkpoint found in this directory or its "
-                              f"'{CHECKPOINTS_SUBDIR}/' folder; train first or pass a checkpoint "
+                              f"'{CHECKPOINT_DIR}/' folder; train first or pass a checkpoint "
                               f"prefix such as RUN/checkpoints/model.ckpt-1000")
     if os.path.exists(path + ".index"):
         return path

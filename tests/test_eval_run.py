@@ -159,3 +159,24 @@ def test_format_table_marks_absent_classes():
     assert lines[1].split() == ["road", "50.00", "25.00"]
     assert lines[2].split() == ["car", "n/a", "n/a"]
     assert "90.00" in table
+
+
+def test_accumulate_confusion_loops_until_the_iterator_ends():
+    from fcn_graph.evaluation import accumulate_confusion
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, (5, 4, 6)).astype(np.int32)
+    labels[:, 0, 0] = 255
+    preds = rng.integers(0, 3, (5, 4, 6)).astype(np.int32)
+    graph = tf.Graph()
+    with graph.as_default():
+        dataset = tf.data.Dataset.from_tensor_slices((preds, labels)).batch(2)
+        iterator = v1.data.make_initializable_iterator(dataset)
+        pred, label = iterator.get_next()
+    with v1.Session(graph=graph) as sess:
+        hist = accumulate_confusion(sess, pred, label, 3, init_op=iterator.initializer)
+        # Re-initialised, two batches of two images only.
+        partial = accumulate_confusion(sess, pred, label, 3, max_batches=2,
+                                       init_op=iterator.initializer)
+    np.testing.assert_array_equal(hist, confusion_matrix(labels, preds, 3))
+    np.testing.assert_array_equal(partial, confusion_matrix(labels[:4], preds[:4], 3))
+    assert hist.sum() == 5 * (4 * 6 - 1)

@@ -80,3 +80,17 @@ def test_missing_input_is_named(run_dir, tmp_path):
     with pytest.raises(ValueError, match="nothing.jpg"):
         run_command("infer", ["--checkpoint", run_dir, str(tmp_path / "nothing.jpg"),
                               "--out", str(tmp_path / "out")])
+
+
+def test_crf_refines_the_probabilities(run_dir):
+    from fcn_graph import crf
+    from fcn_graph.inference import Segmenter
+    if not crf.available():
+        pytest.skip("pydensecrf is not installed")
+    image = random_image((20, 26, 3), 11)
+    with Segmenter(run_dir) as plain, Segmenter(run_dir, crf=True) as refined:
+        _, probabilities = plain.segment(image)
+        labels, refined_probabilities = refined.segment(image)
+    np.testing.assert_allclose(refined_probabilities, crf.refine(image, probabilities),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(labels, refined_probabilities.argmax(axis=-1))
