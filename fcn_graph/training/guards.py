@@ -19,17 +19,30 @@ def check_loss(loss, step, config, last_checkpoint):
     if math.isfinite(loss):
         return
     raise TrainingError(
-        f"the loss became {loss} at step {step}. Likely causes: the learning rate is too high "
-        f"(lr={config.lr:g} with {config.optimizer}; try 10x lower, e.g. --lr {config.lr / 10:g}) "
+        f"the loss became {loss} at step {step}. Likely causes: {learning_rate_advice(config)} "
         f"or labels outside [0, num_classes) that are not the ignore label. "
         + resume_hint(last_checkpoint))
 
 
-def check_weights(finite, step, last_checkpoint):
+def check_weights(finite, step, config, last_checkpoint):
+    """Raise TrainingError, saving nothing, when an update left NaN or infinite weights."""
     if not finite:
         raise TrainingError(
-            f"some weights are NaN or infinite after step {step}; nothing was saved. Lower the "
-            f"learning rate (--lr). " + resume_hint(last_checkpoint))
+            f"some weights became NaN or infinite at step {step}; nothing was saved. Likely "
+            f"cause: {learning_rate_advice(config)}. " + resume_hint(last_checkpoint))
+
+
+def learning_rate_advice(config):
+    return (f"the learning rate is too high (lr={config.lr:g} with {config.optimizer}; try 10x "
+            f"lower, e.g. --lr {config.lr / 10:g})")
+
+
+# Messages of the label-range assertions of the input pipeline and of the loss.
+LABEL_RANGE_MARKERS = ("label values outside", "check_label_range", "labels must lie")
+
+
+def is_label_range_error(err):
+    return any(marker in err.message for marker in LABEL_RANGE_MARKERS)
 
 
 def labels_out_of_range(err, config):

@@ -24,7 +24,7 @@ from fcn_graph.training.checkpoints import Checkpointer, checkpoint_step, latest
 from fcn_graph.training.config import (CHECKPOINT_DIR, model_options, run_record,
                                        write_run_config)
 from fcn_graph.training.guards import (TrainingError, all_finite_op, check_loss, check_weights,
-                                       labels_out_of_range)
+                                       is_label_range_error, labels_out_of_range)
 from fcn_graph.training.optim import build_update
 from fcn_graph.training.progress import Progress, format_duration
 from fcn_graph.training.signals import StopRequest
@@ -202,7 +202,7 @@ def train(config, stream=None):
                 try:
                     loss, lr, histograms = run_update(sess, training, config, fetch_histograms)
                 except tf.errors.InvalidArgumentError as err:
-                    if "check_label_range" in err.message or "labels must lie" in err.message:
+                    if is_label_range_error(err):
                         raise labels_out_of_range(err, config) from err
                     raise
                 step += 1
@@ -214,7 +214,7 @@ def train(config, stream=None):
                     if histograms is not None:
                         writer.serialized(step, histograms)
                 if step % config.save_every == 0 or step == config.max_steps or stop:
-                    check_weights(sess.run(training.weights_finite), step, last_checkpoint)
+                    check_weights(sess.run(training.weights_finite), step, config, last_checkpoint)
                     last_checkpoint = checkpointer.save(sess, step)
                 if step % config.eval_every == 0 and step < config.max_steps and not stop:
                     result = evaluate(sess, training, writer, step, source, config)

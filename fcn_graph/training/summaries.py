@@ -40,7 +40,9 @@ def image_panel(image, label, prediction, colors, ignore_label):
 
 class SummaryWriter:
     def __init__(self, logdir, graph):
-        self.writer = v1.summary.FileWriter(logdir, graph=graph)
+        # The v1 writer refuses to start outside a graph context.
+        with graph.as_default():
+            self.writer = v1.summary.FileWriter(logdir, graph=graph)
 
     def scalars(self, step, values):
         self.writer.add_summary(v1.Summary(value=[

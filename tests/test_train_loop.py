@@ -1,0 +1,173 @@
+"""The training loop end to end on tiny synthetic scenes: determinism, resume, signals,
+TensorBoard events, the NaN guard and bad labels."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from fcn_graph import cli
+from fcn_graph.data import Dataset, register_dataset
+from fcn_graph.data.colors import save_label_png
+from fcn_graph.training import TrainConfig, TrainingError, load_run_config, train
+from fcn_graph.training.checkpoints import checkpoint_step, latest_checkpoint
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("synthetic"))
+
+
+def tiny(data_dir, run_dir, **overrides):
+    """FCN-8s at width 1/8 on 48x48 scenes: a few seconds per run on one CPU.
+
+    A fixed learning rate lets runs of different lengths share their first
+    steps (the poly policy depends on max_steps); no dropout, whose random
+    stream restarts with the process, so a resumed run can match exactly.
+    """
+    options = dict(model="fcn8s", width=0.125, geometry="same", dropout_rate=0.0,
+                   lr_policy="fixed",
+                   dataset="synthetic", data_dir=data_dir,
+                   dataset_options={"size": (48, 48), "num_train": 6, "num_val": 2},
+                   crop_size=None, batch_size=2, max_steps=6, save_every=3, eval_every=100,
+                   eval_images=2, summary_every=1, seed=7, deterministic=True,
+                   run_dir=str(run_dir))
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+def losses(result):
+    return [loss for _, loss in result["history"]]
+
+
+def test_same_seed_gives_identical_losses_and_another_seed_does_not(data_dir, tmp_path):
+    first = train(tiny(data_dir, tmp_path / "a", max_steps=4))
+    second = train(tiny(data_dir, tmp_path / "b", max_steps=4))
+    other = train(tiny(data_dir, tmp_path / "c", max_steps=4, seed=8))
+    assert losses(first) == losses(second)
+    assert losses(first) != losses(other)
+    assert [s for s, _ in first["history"]] == [1, 2, 3, 4]
+
+
+def test_resume_continues_step_slots_and_data_position(data_dir, tmp_path):
+    straight = train(tiny(data_dir, tmp_path / "straight"))
+    head = train(tiny(data_dir, tmp_path / "split", max_steps=4, save_every=2))
+    tail = train(tiny(data_dir, tmp_path / "split", resume=True))
+    assert checkpoint_step(head["checkpoint"]) == 4
+    assert [s for s, _ in tail["history"]] == [5, 6]
+    assert losses(head) + losses(tail) == losses(straight)
+    assert checkpoint_step(latest_checkpoint(str(tmp_path / "split" / "checkpoints"))) == 6
+
+
+def test_a_run_directory_with_checkpoints_needs_resume(data_dir, tmp_path):
+    train(tiny(data_dir, tmp_path, max_steps=1))
+    with pytest.raises(ValueError, match="--resume"):
+        train(tiny(data_dir, tmp_path, max_steps=2))
+
+
+def test_sigterm_saves_and_the_resumed_run_continues(data_dir, tmp_path):
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, "-m", "fcn_graph.cli", "train", "--data-dir", data_dir,
+               "--dataset-option", "size=48x48", "--dataset-option", "num_train=6",
+               "--dataset-option", "num_val=2", "--width", "0.125", "--dropout-rate", "0",
+               "--lr-policy", "fixed", "--crop-size", "none", "--batch-size", "2",
+               "--eval-images", "2", "--seed", "7", "--deterministic", "--max-steps", "10000",
+               "--save-every", "10000", "--log-every", "1", "--run-dir", str(run_dir)]
+    process = subprocess.Popen(command, cwd=ROOT, text=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    for line in process.stderr:
+        if line.startswith("step 3/"):
+            process.send_signal(signal.SIGTERM)
+            break
+    output = process.stderr.read()
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert "stopped by signal" in output
+    stopped = checkpoint_step(latest_checkpoint(str(run_dir / "checkpoints")))
+    assert stopped >= 3
+    resumed = train(tiny(data_dir, run_dir, max_steps=stopped + 2, resume=True))
+    straight = train(tiny(data_dir, tmp_path / "straight", max_steps=stopped + 2))
+    assert resumed["history"] == straight["history"][stopped:]
+
+
+def test_events_config_and_graph(data_dir, tmp_path):
+    result = train(tiny(data_dir, tmp_path, max_steps=4, eval_every=2, histograms=True,
+                        image_summaries=1))
+    events = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0, "images": 0}).Reload()
+    tags = events.Tags()
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2, 3, 4]
+    np.testing.assert_allclose([e.value for e in events.Scalars("train/loss")], losses(result),
+                               rtol=1e-6)
+    assert [e.step for e in events.Scalars("validation/mean_iu")] == [2, 4]
+    assert events.Scalars("validation/mean_iu")[-1].value == pytest.approx(
+        result["validation"]["mean_iu"], rel=1e-6)
+    assert "train/learning_rate" in tags["scalars"]
+    panel = events.Images("validation/input_truth_prediction/0")[-1]
+    assert (panel.height, panel.width) == (48, 3 * 48)
+    assert any(t.endswith("conv1_1/weights/gradient") for t in tags["histograms"])
+    # No array worth storing is baked into the graph: weights live in checkpoints only.
+    for node in events.Graph().node:
+        if node.op == "Const":
+            assert len(node.attr["value"].tensor.tensor_content) < 4096, node.name
+    record = load_run_config(result["checkpoint"])
+    assert record["num_classes"] == 6 and record["class_names"][0] == "sky"
+    assert record["channel_order"] == "BGR" and len(record["mean"]) == 3
+    assert record["model_options"]["width"] == 0.125
+
+
+def test_diverging_run_stops_and_keeps_only_finite_checkpoints(data_dir, tmp_path):
+    config = tiny(data_dir, tmp_path, optimizer="sgd", lr=1e12, loss_normalize="mean",
+                  max_steps=50, save_every=1)
+    with pytest.raises(TrainingError, match=r"at step \d+.*learning rate is too high"):
+        train(config)
+    latest = latest_checkpoint(str(tmp_path / "checkpoints"))
+    if latest is not None:
+        reader = tf.train.load_checkpoint(latest)
+        for name in reader.get_variable_to_shape_map():
+            assert np.all(np.isfinite(reader.get_tensor(name))), name
+
+
+@register_dataset("test_out_of_range_labels")
+class OutOfRangeLabels(Dataset):
+    """Two classes, but every label file also holds the value 7."""
+    class_names = ("background", "object")
+    colors = ((0, 0, 0), (255, 255, 255))
+    splits = ("train", "val")
+
+    def examples(self, split):
+        image, label = os.path.join(self.data_dir, "image.png"), os.path.join(self.data_dir, "label.png")
+        Image.fromarray(np.full((32, 32, 3), 128, np.uint8)).save(image)
+        save_label_png(label, np.where(np.eye(32, dtype=bool), 7, 1), self.colors)
+        return [(image, label, "only")]
+
+    def read_label(self, path):
+        return np.asarray(Image.open(path))
+
+
+def test_labels_out_of_range_stop_with_a_clear_error(tmp_path):
+    config = TrainConfig(dataset="test_out_of_range_labels", data_dir=str(tmp_path), width=0.125,
+                         crop_size=None, batch_size=1, max_steps=2, run_dir=str(tmp_path / "run"))
+    with pytest.raises(TrainingError, match="labels outside"):
+        train(config)
+
+
+def test_command_line_with_accumulation(data_dir, tmp_path, capsys):
+    run_dir = tmp_path / "cli"
+    code = cli.main(["train", "--data-dir", data_dir, "--dataset-option", "size=48x48",
+                     "--dataset-option", "num_train=4", "--dataset-option", "num_val=2",
+                     "--width", "0.125", "--crop-size", "32", "--batch-size", "1",
+                     "--accumulate", "2", "--max-steps", "2", "--run-dir", str(run_dir),
+                     "--seed", "3"])
+    assert code == 0
+    assert checkpoint_step(latest_checkpoint(str(run_dir / "checkpoints"))) == 2
+    record = json.loads((run_dir / "config.json").read_text())
+    assert record["accumulate"] == 2 and record["crop_size"] == 32
+    printed = capsys.readouterr()
+    assert "mean IU" in printed.err and "person" in printed.err
