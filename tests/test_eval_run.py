@@ -180,3 +180,17 @@ def test_accumulate_confusion_loops_until_the_iterator_ends():
     np.testing.assert_array_equal(hist, confusion_matrix(labels, preds, 3))
     np.testing.assert_array_equal(partial, confusion_matrix(labels[:4], preds[:4], 3))
     assert hist.sum() == 5 * (4 * 6 - 1)
+
+
+def test_a_run_written_by_the_trainer_scores_as_its_final_validation(tmp_path):
+    from fcn_graph.evaluation import evaluate_run
+    from fcn_graph.training import TrainConfig, train
+    trained = train(TrainConfig(
+        model="fcn32s", geometry="caffe", width=1 / 16, dataset="synthetic",
+        data_dir=str(tmp_path / "data"), dataset_options=dict(SYNTHETIC_OPTIONS, num_train=2),
+        crop_size=None, batch_size=1, max_steps=2, save_every=2, eval_every=2, seed=0,
+        run_dir=str(tmp_path / "run")))
+    result = evaluate_run(str(tmp_path / "run"))
+    assert result["checkpoint"] == trained["checkpoint"]
+    for key in ("pixel_accuracy", "mean_accuracy", "mean_iu", "fw_iu"):
+        assert result[key] == pytest.approx(trained["validation"][key])
