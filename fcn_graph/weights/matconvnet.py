@@ -38,16 +38,15 @@ def kernel_and_bias(path, name, layer):
     params = field(layer, "weights")
     if params is not None:
         cells = np.asarray(params, dtype=object).reshape(-1)
-        if cells.size == 0:  # ReLU, pooling, softmax: an empty weights cell
-            return None
         if cells.size > 2:
             raise WeightsError(f"{path}: layer {name} has {cells.size} weight arrays, "
                                f"expected {{kernel, bias}}")
-        kernel, bias = cells[0], (cells[1] if cells.size == 2 else None)
+        kernel = cells[0] if cells.size else None
+        bias = cells[1] if cells.size == 2 else None
     else:
         kernel, bias = field(layer, "filters"), field(layer, "biases")
-        if kernel is None:
-            return None
+    if kernel is None or np.asarray(kernel).size == 0:  # ReLU, pooling: no parameters
+        return None
     kernel = np.asarray(kernel)
     # MATLAB drops trailing singleton dimensions (a single output map makes a 3-D array).
     kernel = kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))

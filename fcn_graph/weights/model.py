@@ -93,11 +93,11 @@ def fc_to_conv(path, name, kernel):
 
 
 def as_array(path, name, what, value):
-    """Float32 copy of a numeric array; anything else is refused by name."""
+    """C-ordered float32 array (copied only when needed); anything non-numeric is refused."""
     array = np.asarray(value)
     if array.dtype.kind not in "fiu":
         raise WeightsError(f"{path}: layer {name} {what} is {array.dtype}, not a numeric array")
-    return array.astype(np.float32)
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def check_chain(path, layers, arch):
