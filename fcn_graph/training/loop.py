@@ -23,6 +23,7 @@ from fcn_graph.models import build_model
 from fcn_graph.training.checkpoints import Checkpointer, checkpoint_step, latest_checkpoint
 from fcn_graph.training.config import (CHECKPOINT_DIR, model_options, run_record,
                                        write_run_config)
+from fcn_graph.training.determinism import op_determinism
 from fcn_graph.training.guards import (TrainingError, all_finite_op, check_loss, check_weights,
                                        is_label_range_error, labels_out_of_range)
 from fcn_graph.training.optim import build_update
@@ -160,8 +161,6 @@ def evaluate(sess, training, writer, step, source, config):
 def prepare(config):
     """Resolve the configuration and the dataset; find the checkpoint to resume from."""
     config = config.resolved()
-    if config.deterministic:
-        tf.config.experimental.enable_op_determinism()
     source = get_dataset(config.dataset, config.data_dir, **config.dataset_options)
     if config.num_classes is None:
         config.num_classes = source.num_classes
@@ -177,7 +176,18 @@ def prepare(config):
 
 
 def train(config, stream=None):
-    """Train per `config` (a TrainConfig); return the final step, loss and validation scores."""
+    """Train per `config` (a TrainConfig); return the final step, loss and validation scores.
+
+    The dict holds `step`, `loss` (mean data loss of the last update),
+    `validation` (the reference scores, None when stopped by a signal),
+    `history` [(step, loss)], `checkpoint`, `run_dir`, `interrupted` (the
+    signal number or None), `wall_time` and the resolved `config`.
+    """
+    with op_determinism(config.deterministic):
+        return run_training(config, stream)
+
+
+def run_training(config, stream):
     started = time.perf_counter()
     config, source, checkpoint_dir, resume_from = prepare(config)
     start_step = checkpoint_step(resume_from) if resume_from else 0
