@@ -112,10 +112,12 @@ RECIPES = {r.name: r for r in (
         config=dict(model="fcn8s", dataset="cityscapes",
                     dataset_options={"classes": 19, "size": (512, 1024)}, split="train",
                     val_split="val", backbone="vgg16", geometry="same", width=1.0,
-                    batch_size=2, crop_size=None, augment=True, optimizer="adam", lr=1e-4,
+                    # Scale augmentation changes the size; the crop restores it for batching.
+                    batch_size=2, crop_size=(512, 1024), augment=True, optimizer="adam", lr=1e-4,
                     lr_policy="poly", loss_normalize="mean", weight_decay=0.0,
                     max_steps=80_000, eval_every=4000, save_every=4000, log_every=100),
-        smoke=dict(SMOKE, batch_size=2, dataset_options={"classes": 19, "size": (32, 64)}),
+        smoke=dict(SMOKE, batch_size=2, crop_size=(32, 64),
+                   dataset_options={"classes": 19, "size": (32, 64)}),
         needs_start=True),
     Recipe(
         name="ade20k_fcn8s_vgg19",

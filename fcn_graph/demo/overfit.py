@@ -20,7 +20,7 @@ DATASET = "single_image"
 # From scratch the backbone is narrowed so the demo runs in minutes on a CPU;
 # pretrained VGG16 weights need the full width.
 SCRATCH_WIDTH = 0.25
-FIGURE_SCALE = 2
+FIGURE_SCALE = 1
 
 
 @dataclass
