@@ -102,7 +102,8 @@ def restore_backbone(sess, weights, scope=None, strict=False, include_head=False
                                f"{', '.join(missing)} (strict restore)")
         log.warning("%s: backbone layers not in the file keep their initialisers: %s",
                     weights.path, ", ".join(missing))
-    feeds, restored, unused = {}, [], []
+    # (variable, value) pairs: variables are unhashable while eager execution is on.
+    assignments, restored, unused = [], [], []
     for layer, (kernel, bias) in weights.layers.items():
         kernel_var = variables.get(f"{prefix}{layer}/weights")
         bias_var = variables.get(f"{prefix}{layer}/biases")
@@ -113,15 +114,17 @@ def restore_backbone(sess, weights, scope=None, strict=False, include_head=False
         if not wanted:
             unused.append(layer)
             continue
-        feeds[kernel_var] = checked_value(weights, layer, kernel_var, kernel, "weights")
+        assignments.append((kernel_var, checked_value(weights, layer, kernel_var, kernel,
+                                                      "weights")))
         if bias_var is not None:
-            feeds[bias_var] = checked_value(weights, layer, bias_var, bias, "biases")
+            assignments.append((bias_var, checked_value(weights, layer, bias_var, bias,
+                                                        "biases")))
         elif bias is not None:
             raise WeightsError(f"{weights.path}: layer {layer} has biases but the graph's "
                                f"{prefix}{layer} has none")
         restored.append(layer)
     if unused:
         log.info("%s: layers not restored into this graph: %s", weights.path, ", ".join(unused))
-    sess.run([v.initializer for v in feeds],
-             feed_dict={v.initializer.inputs[1]: value for v, value in feeds.items()})
+    sess.run([v.initializer for v, _ in assignments],
+             feed_dict={v.initializer.inputs[1]: value for v, value in assignments})
     return RestoreReport(restored, missing, unused)
