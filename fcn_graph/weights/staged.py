@@ -84,7 +84,9 @@ class StagedInit:
     def restore(self, sess):
         """Initialise the fresh variables and copy the taken ones from the checkpoint."""
         sess.run(self._initialize_fresh)
-        self._saver.restore(sess, self.checkpoint)
+        # Saver.restore takes its eager path unless the session's graph is the default.
+        with sess.graph.as_default():
+            self._saver.restore(sess, self.checkpoint)
         log.info("staged init from %s: %d variables taken, %d fresh (%s)", self.checkpoint,
                  len(self.taken), len(self.fresh), ", ".join(self.fresh))
         return self.taken
