@@ -195,10 +195,12 @@ def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
     """
     from fcn_graph.data import get_dataset
     from fcn_graph.models import build_model
+    from fcn_graph.vgg import BLOCK_CHANNELS
     from fcn_graph.weights import WeightsError, load_weights, restore_backbone
     weights = load_weights(path)
-    if "score_fr" not in weights.layers:
-        raise WeightsError(f"{path}: holds no FCN head (score_fr); eval --weights needs a "
+    absent = [layer for layer in ("conv1_1", "score_fr") if layer not in weights.layers]
+    if absent:
+        raise WeightsError(f"{path}: holds no {' or '.join(absent)}; eval --weights needs a "
                            f"trained FCN model, not a classification backbone")
     file_classes = weights.layers["score_fr"][0].shape[-1]
     source = get_dataset(dataset, data_dir, **(dataset_options or {}))
@@ -207,12 +209,26 @@ def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
                            f"{source.num_classes}; evaluate on the dataset the model was "
                            f"trained for")
 
+    # Released models are full width; narrower files (demos, tests) say so by conv1_1.
+    width = weights.layers["conv1_1"][0].shape[-1] / BLOCK_CHANNELS[0]
+
     def build(images):
-        return build_model(model, images, file_classes, weights=weights,
-                           backbone=weights.arch, geometry="caffe", dropout_rate=0.0)
+        return build_model(model, images, file_classes, weights=weights, backbone=weights.arch,
+                           geometry="caffe", width=width, dropout_rate=0.0)
 
     def restorer():
-        return lambda sess: restore_backbone(sess, weights, strict=True)
+        layers = sorted({v.op.name.rsplit("/", 1)[0] for v in v1.global_variables()})
+
+        def restore(sess):
+            report = restore_backbone(sess, weights, strict=True, include_head=True)
+            missing = [layer for layer in layers if layer not in report]
+            unused = [layer for layer in report.unused if layer != "fc8"]
+            if missing or unused:
+                raise WeightsError(
+                    f"{path}: does not hold a complete {model} (missing: "
+                    f"{', '.join(missing) or 'none'}; layers of another head: "
+                    f"{', '.join(unused) or 'none'}); pass the --model the file was trained as")
+        return restore
 
     result = evaluate_graph(source, split, build, restorer, crf=crf, max_images=max_images)
     result.update(weights=path, model=model)
