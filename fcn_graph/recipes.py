@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from fcn_graph.data import parse_options
+from fcn_graph.inference import resolve_checkpoint
 from fcn_graph.training.config import TrainConfig
 
 # Metric keys of fcn_graph.metrics.scores and the column names of the paper.
@@ -237,6 +238,9 @@ def config_for(spec, args):
         start = f"--init-from (the {spec.previous} run) or " if spec.previous else ""
         raise SystemExit(f"{spec.name}: the full run starts from pretrained weights; pass "
                          f"{start}--weights PATH (or --smoke for a test run)")
+    if init_from:
+        # A previous stage's run directory stands for its latest checkpoint.
+        init_from = resolve_checkpoint(init_from)
     if args.max_steps is not None:
         fields["max_steps"] = args.max_steps
     if args.dataset != fields["dataset"]:

@@ -49,12 +49,12 @@ def test_help_names_the_common_options(name, monkeypatch, capsys):
 def test_the_reference_solver_and_its_adam_variant_are_data():
     spec = RECIPES["voc_fcn16s"]
     parser = parser_for(spec)
-    reference = config_for(spec, parser.parse_args(["--init-from", "runs/a"]))
+    reference = config_for(spec, parser.parse_args(["--weights", "vgg16.npy"]))
     assert (reference.optimizer, reference.lr, reference.momentum, reference.weight_decay,
             reference.loss_normalize, reference.batch_size, reference.max_steps,
             reference.eval_every) == ("sgd", 1e-12, 0.99, 5e-4, "sum", 1, 100_000, 4000)
-    assert reference.geometry == "caffe" and reference.init_from == "runs/a"
-    adam = config_for(spec, parser.parse_args(["--init-from", "runs/a", "--adam"]))
+    assert reference.geometry == "caffe"
+    adam = config_for(spec, parser.parse_args(["--weights", "vgg16.npy", "--adam"]))
     assert (adam.optimizer, adam.loss_normalize, adam.weight_decay) == ("adam", "mean", 0.0)
     smoke = config_for(spec, parser.parse_args(["--smoke", "--adam"]))
     assert smoke.max_steps == 2 and smoke.width == 1 / 16 and smoke.optimizer == "adam"
