@@ -95,7 +95,9 @@ class TrainConfig:
     deterministic: bool = False
     intra_threads: int = 0                     # 0: TensorFlow's choice
     inter_threads: int = 0
-    xla: bool = False
+    # Measured on 2 CPU cores, FCN-8s at 224x224: 97 vs 144 ms/step (width 0.25),
+    # 2.7 vs 4.4 s/step (width 1).
+    xla: bool = True
 
     @property
     def pretrained(self):
