@@ -236,7 +236,7 @@ def test_fcn_caffemodel_with_heads(tmp_path):
     for name, factor in ups.items():
         # Caffe's Deconvolution blob is (in, out, kh, kw).
         records.append((name, "Deconvolution", [bilinear_kernel(factor, classes)
-                                                 .transpose(2, 3, 0, 1)]))
+                                                 .transpose(3, 2, 0, 1)]))
     records.append(("scale_pool4", "Scale", [np.array([0.01])]))
     path = tmp_path / "fcn8s-atonce-pascal.caffemodel"
     path.write_bytes(caffe_net(records, legacy=False).SerializeToString())
