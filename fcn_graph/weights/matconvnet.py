@@ -5,8 +5,8 @@
 H x W x in x out and are used as stored: MatConvNet correlates exactly as
 TensorFlow's conv2d does, so no spatial transpose is applied (some ports
 swap H and W; this choice follows MatConvNet's definition and has not been
-checked against the published files). The
-mean image sits in `normalization` (older files) or `meta.normalization`.
+checked against the published files). The mean image sits in
+`normalization` (older files) or `meta.normalization`.
 """
 import numpy as np
 import scipy.io
