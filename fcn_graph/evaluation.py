@@ -43,17 +43,9 @@ def accumulate_confusion(sess, fetch_pred, fetch_label, num_classes, ignore_labe
     return hist
 
 
-def class_accuracy(hist):
-    """Per-class recall n_ii / t_i (NaN for classes absent from the ground truth)."""
-    hist = np.asarray(hist, np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.diag(hist) / hist.sum(axis=1)
-
-
 def score_report(hist):
-    """The reference scores of a confusion matrix, plus per-class accuracy and the matrix."""
+    """The reference scores of a confusion matrix, plus the matrix itself."""
     report = scores(hist)
-    report["per_class_accuracy"] = [float(v) for v in class_accuracy(hist)]
     report["confusion_matrix"] = np.asarray(hist).tolist()
     return report
 

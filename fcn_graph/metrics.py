@@ -21,7 +21,10 @@ def confusion_matrix(gt, pred, num_classes, ignore_label=255):
 
 
 def scores(hist):
-    """Pixel accuracy, mean accuracy, mean IU, frequency-weighted IU and per-class IU."""
+    """Pixel accuracy, mean accuracy, mean IU, frequency-weighted IU, per-class IU and accuracy.
+
+    An empty matrix (every pixel ignored) scores NaN throughout rather than 0.
+    """
     hist = np.asarray(hist, dtype=np.float64)
     correct = np.diag(hist)
     gt_pixels = hist.sum(axis=1)
@@ -30,11 +33,13 @@ def scores(hist):
         class_acc = correct / gt_pixels
         iu = correct / union
         pixel_acc = correct.sum() / hist.sum()
-    freq = gt_pixels / hist.sum() if hist.sum() else gt_pixels
+        freq = gt_pixels / hist.sum()
+    present = gt_pixels > 0
     return {
         "pixel_accuracy": float(pixel_acc),
-        "mean_accuracy": float(np.nanmean(class_acc)) if np.any(gt_pixels) else float("nan"),
+        "mean_accuracy": float(np.nanmean(class_acc)) if present.any() else float("nan"),
         "mean_iu": float(np.nanmean(iu)) if np.any(union) else float("nan"),
-        "fw_iu": float((freq[freq > 0] * iu[freq > 0]).sum()),
+        "fw_iu": float((freq[present] * iu[present]).sum()) if present.any() else float("nan"),
         "per_class_iu": [float(v) for v in iu],
+        "per_class_accuracy": [float(v) for v in class_acc],
     }

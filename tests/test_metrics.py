@@ -88,3 +88,15 @@ def test_absent_class_is_skipped_by_nanmean_but_a_false_positive_counts():
 def test_size_mismatch_is_an_error():
     with pytest.raises(ValueError, match="differ in size"):
         confusion_matrix(np.zeros((2, 2)), np.zeros((2, 3)), 3)
+
+
+def test_empty_matrix_scores_nan_everywhere():
+    result = scores(confusion_matrix(np.full(4, 255), np.zeros(4), 3))
+    for key in ("pixel_accuracy", "mean_accuracy", "mean_iu", "fw_iu"):
+        assert np.isnan(result[key]), key
+
+
+def test_per_class_accuracy_is_recall_per_ground_truth_class():
+    result = scores(confusion_matrix([0, 0, 0, 1, 2], [0, 0, 1, 1, 1], 4))
+    np.testing.assert_allclose(result["per_class_accuracy"][:3], [2 / 3, 1.0, 0.0])
+    assert np.isnan(result["per_class_accuracy"][3])
