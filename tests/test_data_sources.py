@@ -158,8 +158,25 @@ def test_synthetic_reuses_existing_files(tmp_path):
     assert os.path.getmtime(path) == stamp - 100
 
 
-def test_single_image_ships_the_cat_with_voc_ids():
+def test_single_image_ships_the_astronaut_by_default_with_voc_ids():
     source = get_dataset("single_image")
+    image, label, name = source.examples("train")[0]
+    mask = source.read_label(label)
+    assert name == "astronaut" and Image.open(image).size == (512, 512)
+    assert set(np.unique(mask)) == {0, 15} and source.class_names[15] == "person"
+    assert 0.3 < (mask == 15).mean() < 0.6
+    assert mask[300, 150] == 15 and mask[40, 440] == 0
+
+
+def test_single_image_resizes_on_request():
+    source = get_dataset("single_image", photo="chelsea", size=(60, 90))
+    assert source.fixed_size == (60, 90) and source.resize_to == (60, 90)
+    with pytest.raises(DataError, match="dog"):
+        get_dataset("single_image", photo="dog")
+
+
+def test_single_image_ships_the_cat_with_voc_ids():
+    source = get_dataset("single_image", photo="chelsea")
     image, label, name = source.examples("train")[0]
     mask = source.read_label(label)
     assert Image.open(image).size == (451, 300) and mask.shape == (300, 451)

@@ -6,7 +6,7 @@ from fcn_graph import crf
 from fcn_graph.cli import main
 from fcn_graph.data import get_dataset
 from fcn_graph.demo.figure import MARGIN, TITLE_HEIGHT, panel_row
-from fcn_graph.demo.overfit import FIGURE_SCALE, MODELS
+from fcn_graph.demo.overfit import FIGURE_SCALE, MODELS, OverfitOptions, dataset_options
 
 
 def test_panel_row_places_titled_panels_side_by_side():
@@ -28,12 +28,14 @@ def test_overfit_command_writes_the_figure_and_prints_ious(tmp_path, capsys):
                  "--run-dir", str(tmp_path / "runs")])
     assert code == 0
     printed = capsys.readouterr().err
-    titles = [title for _, title in MODELS] + ([f"{MODELS[-1][1]} + CRF"] if crf.available() else [])
+    titles = [title for _, title in MODELS]
+    if crf.available():
+        titles += [f"{title} + CRF" for title in titles]
     for title in titles:
         line = next(l for l in printed.splitlines() if l.startswith(title + " ") and "mean IU" in l)
         assert 0.0 <= float(line.split()[-1]) <= 1.0
     assert "step 2/2" in printed  # per-step loss
-    height, width = get_dataset("single_image").fixed_size
+    height, width = get_dataset("single_image", **dataset_options(OverfitOptions())).fixed_size
     figure = Image.open(out)
     panels = 2 + len(titles)
     assert figure.size == (panels * (width * FIGURE_SCALE + MARGIN) + MARGIN,

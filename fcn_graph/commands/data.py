@@ -2,6 +2,9 @@
 import os
 import sys
 
+import numpy as np
+from PIL import Image
+
 from fcn_graph.data import DataError, available_datasets, get_dataset, parse_options, voc_palette
 from fcn_graph.data.registry import dataset_class, parse_option
 
@@ -54,6 +57,11 @@ def register(subparsers):
     polygons.add_argument("--out-dir", required=True)
     polygons.add_argument("--suffix", default="", help="appended to each output name (e.g. _mask)")
     polygons.add_argument("--background", type=int, default=0, help="value of uncovered pixels (default 0)")
+    polygons.add_argument("--snap-to-edges", type=int, default=0, metavar="PIXELS",
+                          help="re-decide pixels within PIXELS of a boundary from the image's colour "
+                               "edges (random walker); needs the images")
+    polygons.add_argument("--image-dir", help="where NAME.png/.jpg live for --snap-to-edges "
+                                              "(default: beside each annotation file)")
     polygons.set_defaults(func=_guarded(run_polygons))
 
 
@@ -108,9 +116,18 @@ def run_to_tfrecord(args):
     return 0
 
 
+def read_image_for(image_dir, name):
+    for extension in (".png", ".jpg", ".jpeg"):
+        path = os.path.join(image_dir, name + extension)
+        if os.path.isfile(path):
+            return np.asarray(Image.open(path).convert("RGB"))
+    raise DataError(f"no image {name}.png/.jpg in {image_dir} to snap its mask to; pass --image-dir")
+
+
 def run_polygons(args):
     from fcn_graph.data.colors import save_label_png
     from fcn_graph.data.polygons import annotations_to_masks, rasterize, read_class_map
+    from fcn_graph.data.snap import snap_to_edges
     if args.classes in available_datasets():
         names = dataset_class(args.classes).class_names
         if not names:
@@ -122,6 +139,9 @@ def run_polygons(args):
     for annotation in args.annotations:
         for name, height, width, shapes in annotations_to_masks(annotation):
             mask = rasterize(shapes, height, width, class_map, args.background, source=annotation)
+            if args.snap_to_edges:
+                image_dir = args.image_dir or os.path.dirname(os.path.abspath(annotation))
+                mask = snap_to_edges(read_image_for(image_dir, name), mask, args.snap_to_edges)
             path = os.path.join(args.out_dir, f"{name}{args.suffix}.png")
             save_label_png(path, mask, voc_palette())
             print(f"{annotation} -> {path}")

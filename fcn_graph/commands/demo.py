@@ -14,12 +14,14 @@ def run_overfit(args):
     from fcn_graph.demo.overfit import OverfitOptions, overfit
     options = OverfitOptions(steps=args.steps, width=args.width, lr=args.lr,
                              weights=args.weights, out=args.out, run_dir=args.run_dir,
-                             seed=args.seed)
+                             seed=args.seed, photo=args.photo,
+                             longest_side=args.longest_side or None)
     overfit(options)
     return 0
 
 
 def register(subparsers):
+    from fcn_graph.data.single_image import PHOTOS
     from fcn_graph.demo.overfit import SCRATCH_WIDTH, OverfitOptions
     parser = subparsers.add_parser("demo", help="demonstrations: single-image overfit, upsampling")
     demos = parser.add_subparsers(dest="demo", metavar="DEMO", required=True)
@@ -37,9 +39,14 @@ def register(subparsers):
     defaults = OverfitOptions()
     overfit = demos.add_parser(
         "overfit", help="overfit FCN-32s and FCN-8s on one photo and draw the comparison",
-        description="Train FCN-32s and FCN-8s on the shipped single photo until they memorise "
-                    "it, then write a figure: input, ground truth, FCN-32s, FCN-8s and FCN-8s "
-                    "refined by a dense CRF, each titled with its IoU.")
+        description="Train FCN-32s and FCN-8s on a shipped photo until they memorise it, then "
+                    "write a figure: input, ground truth, and each network's prediction with "
+                    "and without dense-CRF refinement, each titled with its IoU.")
+    overfit.add_argument("--photo", default=defaults.photo, choices=sorted(PHOTOS),
+                         help="shipped photo (default %(default)s; chelsea is the tutorials' cat)")
+    overfit.add_argument("--longest-side", type=int, default=defaults.longest_side,
+                         help="resize the photo to this longest side (default %(default)s; "
+                              "0 keeps its own size)")
     overfit.add_argument("--weights", help="pretrained VGG16 file (from scratch when omitted)")
     overfit.add_argument("--steps", type=int, default=defaults.steps,
                          help="training steps per network (default %(default)s)")

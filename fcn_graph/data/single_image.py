@@ -1,19 +1,26 @@
 """One real photo with a hand-made mask, for overfitting demos.
 
-The photo is scikit-image's `chelsea` (a cat); its mask uses the VOC
-classes (background 0, cat 8, 21 classes) so VOC-trained weights apply.
-Both splits hold the same single example: the point is to overfit it.
+Two of scikit-image's sample photos ship with masks in the VOC classes, so
+VOC-trained weights apply: `astronaut` (person 15; the default, whose
+silhouette has the corners and narrow parts that separate FCN-32s from
+FCN-8s) and `chelsea`, the tutorials' cat (cat 8). `fcn_graph/assets/README.md`
+says how each mask was made. Both splits hold the same single example:
+the point is to overfit it. `size` (height, width) resizes it.
 """
 import os
 
-from fcn_graph.data.base import Dataset
+from fcn_graph.data.base import Dataset, DataError
 from fcn_graph.data.labels import read_index_png
 from fcn_graph.data.registry import register_dataset
 from fcn_graph.data.voc import VOC_CLASSES, VOC_COLORS
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
-IMAGE = os.path.join(ASSETS, "chelsea.png")
-MASK = os.path.join(ASSETS, "chelsea_mask.png")
+# photo name -> native (height, width)
+PHOTOS = {"astronaut": (512, 512), "chelsea": (300, 451)}
+
+
+def photo_paths(photo):
+    return os.path.join(ASSETS, f"{photo}.png"), os.path.join(ASSETS, f"{photo}_mask.png")
 
 
 @register_dataset("single_image")
@@ -22,16 +29,20 @@ class SingleImage(Dataset):
     colors = VOC_COLORS
     splits = ("train", "val")
 
-    def __init__(self, data_dir=None):
+    def __init__(self, data_dir=None, photo="astronaut", size=None):
         super().__init__(data_dir or ASSETS)
+        if photo not in PHOTOS:
+            raise DataError(f"single_image has no photo {photo!r}; choose one of {sorted(PHOTOS)}")
+        self.photo = photo
+        self.resize_to = None if size is None else (int(size[0]), int(size[1]))
 
     @property
     def fixed_size(self):
-        return (300, 451)
+        return self.resize_to or PHOTOS[self.photo]
 
     def examples(self, split):
         self.check_split(split)
-        return [(IMAGE, MASK, "chelsea")]
+        return [(*photo_paths(self.photo), self.photo)]
 
     def read_label(self, path):
         return read_index_png(path)
