@@ -33,7 +33,13 @@ def main(argv=None):
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
-    return args.func(args) or 0
+    try:
+        return args.func(args) or 0
+    except (ValueError, FileNotFoundError) as err:
+        # The project's errors (bad weights, data, checkpoints, settings) say
+        # what is wrong and how to fix it; a traceback would bury that.
+        print(f"fcn-graph {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
