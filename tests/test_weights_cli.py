@@ -53,7 +53,8 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     path.write_bytes(b"\x0a\xff\xff")
     assert main(["weights", "inspect", str(path)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "broken.caffemodel: not a Caffe NetParameter" in err
+    assert err.startswith("fcn-graph weights: error: ")
+    assert "broken.caffemodel: not a Caffe NetParameter" in err
     assert main(["weights", "convert", str(path), str(tmp_path / "x.npz")]) == 1
     assert not (tmp_path / "x.npz").exists()
 

@@ -1,6 +1,4 @@
 """`fcn-graph weights inspect|convert|verify`: look into, convert and check weight files."""
-import sys
-
 from fcn_graph.weights import WeightsError, detect_format, load_weights
 from fcn_graph.weights.canonical import save_npz
 from fcn_graph.weights.manifest import find_entry, load_manifest, verify
@@ -52,16 +50,6 @@ def verify_command(args):
     return 0 if all(passed for _, passed, _ in checks) else 1
 
 
-def reporting_errors(command):
-    def run(args):
-        try:
-            return command(args)
-        except WeightsError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-    return run
-
-
 def register(subparsers):
     parser = subparsers.add_parser("weights", help="inspect, convert and verify weight files")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -69,16 +57,16 @@ def register(subparsers):
     p = actions.add_parser("inspect", help="format, depth, layers, input convention")
     p.add_argument("file")
     p.add_argument("--arch", choices=("vgg16", "vgg19"), help="refuse a file of another depth")
-    p.set_defaults(func=reporting_errors(inspect))
+    p.set_defaults(func=inspect)
 
     p = actions.add_parser("convert", help="rewrite any supported file as a plain .npz")
     p.add_argument("file")
     p.add_argument("out", help="output path, *.npz")
     p.add_argument("--arch", choices=("vgg16", "vgg19"))
-    p.set_defaults(func=reporting_errors(convert))
+    p.set_defaults(func=convert)
 
     p = actions.add_parser("verify", help="check a downloaded file against the manifest")
     p.add_argument("file")
     p.add_argument("--name", help="manifest entry, when the file was renamed")
     p.add_argument("--manifest", help="another manifest.json")
-    p.set_defaults(func=reporting_errors(verify_command))
+    p.set_defaults(func=verify_command)
