@@ -8,7 +8,6 @@ names its recipe and calls `main`.
 """
 import argparse
 import json
-import re
 import sys
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
@@ -162,39 +161,6 @@ def comparison(result, targets, step=None):
     return "\n".join(lines)
 
 
-class TargetsBesideValidation:
-    """A text stream for the trainer that adds the published numbers after each validation line.
-
-    The trainer reports a validation as "step N: validation pixel accuracy
-    P, mean IU M"; the line passes through unchanged and the comparison
-    follows it.
-    """
-    LINE = re.compile(r"step (\d+): validation pixel accuracy ([0-9.]+), mean IU ([0-9.]+)")
-
-    def __init__(self, targets, stream=None):
-        self.targets = targets
-        self.stream = stream or sys.stderr
-        self.pending = ""
-
-    def write(self, text):
-        self.stream.write(text)
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            match = self.LINE.search(line)
-            if match and self.targets:
-                result = {"pixel_accuracy": float(match.group(2)),
-                          "mean_iu": float(match.group(3))}
-                self.stream.write(comparison(result, self.targets, int(match.group(1))) + "\n")
-        return len(text)
-
-    def flush(self):
-        self.stream.flush()
-
-    def isatty(self):
-        return hasattr(self.stream, "isatty") and self.stream.isatty()
-
-
 def parser_for(spec):
     parser = argparse.ArgumentParser(
         prog=spec.name, description=spec.summary,
@@ -259,10 +225,12 @@ def main(name, argv=None, stream=None):
     args = parser_for(spec).parse_args(argv)
     config = config_for(spec, args)
     stream = stream or sys.stderr
-    result = train(config, stream=TargetsBesideValidation(spec.targets, stream))
-    if result.get("validation") is not None:
-        print(f"final ({config.run_dir}):\n" + comparison(result["validation"], spec.targets,
-                                                          result["step"]), file=stream)
+
+    def beside_targets(step, scores):
+        print(comparison(scores, spec.targets, step), file=stream)
+
+    result = train(config, stream=stream, on_evaluation=beside_targets)
+    print(f"run directory: {config.run_dir}", file=stream)
     return result
 
 

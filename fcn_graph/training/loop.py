@@ -175,19 +175,21 @@ def prepare(config):
     return config, source, checkpoint_dir, (latest if config.resume else None)
 
 
-def train(config, stream=None):
+def train(config, stream=None, on_evaluation=None):
     """Train per `config` (a TrainConfig); return the final step, loss and validation scores.
 
     The dict holds `step`, `loss` (mean data loss of the last update),
     `validation` (the reference scores, None when stopped by a signal),
     `history` [(step, loss)], `checkpoint`, `run_dir`, `interrupted` (the
     signal number or None), `wall_time` and the resolved `config`.
+    `on_evaluation(step, scores)` is called after every validation, the
+    final one included (e.g. to print published numbers beside ours).
     """
     with op_determinism(config.deterministic):
-        return run_training(config, stream)
+        return run_training(config, stream, on_evaluation)
 
 
-def run_training(config, stream):
+def run_training(config, stream, on_evaluation):
     started = time.perf_counter()
     config, source, checkpoint_dir, resume_from = prepare(config)
     start_step = checkpoint_step(resume_from) if resume_from else 0
@@ -230,6 +232,8 @@ def run_training(config, stream):
                     result = evaluate(sess, training, writer, step, source, config)
                     progress.write(f"step {step}: validation pixel accuracy "
                                    f"{result['pixel_accuracy']:.4f}, mean IU {result['mean_iu']:.4f}")
+                    if on_evaluation:
+                        on_evaluation(step, result)
             progress.close()
             if stop:
                 progress.write(f"stopped by signal {stop.signum} at step {step}; saved "
@@ -237,6 +241,8 @@ def run_training(config, stream):
                 return summary(config, step, loss, None, history, last_checkpoint, started,
                                interrupted=stop.signum)
             result = evaluate(sess, training, writer, step, source, config)
+            if on_evaluation:
+                on_evaluation(step, result)
     finally:
         progress.close()
         writer.close()
