@@ -176,6 +176,9 @@ def parser_for(spec):
                         help="dataset source (default %(default)s; `fcn-graph data list`)")
     parser.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
                         help="source option, repeatable (e.g. size=384x160)")
+    parser.add_argument("--tfrecords", help="train from these TFRecord shards (a glob written by "
+                                            "`fcn-graph data to-tfrecord`)")
+    parser.add_argument("--val-tfrecords", help="validate on these TFRecord shards (a glob)")
     parser.add_argument("--smoke", action="store_true",
                         help="a few steps at tiny sizes through the same code path")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -213,6 +216,7 @@ def config_for(spec, args):
         fields.update(dataset=args.dataset, dataset_options={})
     fields["dataset_options"] = dict(fields.get("dataset_options", {}),
                                      **parse_options(args.dataset_option))
+    fields.update(tfrecords=args.tfrecords, val_tfrecords=args.val_tfrecords)
     fields.update(data_dir=args.data_dir, weights=args.weights, init_from=init_from,
                   run_dir=args.out or f"runs/{spec.name}", resume=args.resume)
     return TrainConfig(**fields)

@@ -145,3 +145,49 @@ def test_eval_caffe_model_names_a_missing_file(tmp_path, monkeypatch, capsys):
         run_script("voc_eval_caffe_model", "--model", "fcn8s", "--weights",
                    tmp_path / "missing.caffemodel", "--data-dir", tmp_path, "--smoke",
                    monkeypatch=monkeypatch, capsys=capsys)
+
+
+def test_eval_caffe_model_smoke_scores_a_released_style_caffemodel(tmp_path, monkeypatch, capsys):
+    """A 1/16-wide FCN-8s caffemodel with its heads, scored on the VOC/SBD fixture."""
+    from test_weights_formats import caffe_blobs, caffe_net, vgg_records
+    from fcn_graph import bilinear_kernel
+    from fcn_graph.weights.synthetic import random_weights
+    classes, width = 21, 1 / 16
+    backbone = random_weights("vgg16", width=width, seed=2, fc8_classes=None)
+    rng = np.random.default_rng(0)
+    records = vgg_records(backbone, fc_type="Convolution")
+    for name, channels in (("score_fr", 256), ("score_pool4", 32), ("score_pool3", 16)):
+        kernel = rng.normal(0, 0.05, (1, 1, channels, classes)).astype(np.float32)
+        records.append((name, "Convolution", caffe_blobs(name, kernel, np.zeros(classes),
+                                                         "Convolution")))
+    for name, factor in (("upscore2", 2), ("upscore_pool4", 2), ("upscore8", 8)):
+        records.append((name, "Deconvolution",
+                        [bilinear_kernel(factor, classes).transpose(3, 2, 0, 1)]))
+    model = tmp_path / "fcn8s-heavy-pascal.caffemodel"
+    model.write_bytes(caffe_net(records, legacy=False).SerializeToString())
+    data = data_fixtures.write_voc(str(tmp_path / "data"))
+    scores = tmp_path / "scores.json"
+    log = run_script("voc_eval_caffe_model", "--model", "fcn8s", "--weights", model,
+                     "--data-dir", data, "--smoke", "--out", scores,
+                     monkeypatch=monkeypatch, capsys=capsys)
+    assert "ours: pixel acc" in log and "mean IU 65.5" in log
+    written = json.load(open(scores))
+    assert 0.0 <= written["pixel_accuracy"] <= 1.0 and len(written["per_class_iu"]) == classes
+
+
+def test_unet_smoke_from_tfrecords(tmp_path, monkeypatch, capsys):
+    from fcn_graph.data import get_dataset
+    from fcn_graph.data.tfrecord import write_tfrecords
+    data = data_fixtures.write_folder(str(tmp_path / "data"))
+    source = get_dataset("folder", data)
+    records = tmp_path / "records"
+    for split in ("train", "val"):
+        write_tfrecords(source, split, str(records))
+    out = tmp_path / "run"
+    log = run_script("unet_multiclass", "--smoke", "--dataset", "folder", "--data-dir", data,
+                     "--tfrecords", records / "train-*.tfrecord",
+                     "--val-tfrecords", records / "val-*.tfrecord", "--out", out,
+                     monkeypatch=monkeypatch, capsys=capsys)
+    assert "step 2: ours:" in log and checkpoint_of(str(out))
+    config = json.load(open(out / "config.json"))
+    assert config["model"] == "unet" and config["tfrecords"].endswith("train-*.tfrecord")

@@ -13,7 +13,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fcn_graph import cli
-from fcn_graph.data import Dataset, register_dataset
+from fcn_graph.data import DataError, Dataset, register_dataset
 from fcn_graph.data.colors import save_label_png
 from fcn_graph.training import TrainConfig, TrainingError, load_run_config, train
 from fcn_graph.training.checkpoints import checkpoint_step, latest_checkpoint
@@ -171,3 +171,24 @@ def test_command_line_with_accumulation(data_dir, tmp_path, capsys):
     assert record["accumulate"] == 2 and record["crop_size"] == 32
     printed = capsys.readouterr()
     assert "mean IU" in printed.err and "person" in printed.err
+
+
+def test_training_and_validation_from_tfrecords(data_dir, tmp_path):
+    from fcn_graph.data import get_dataset
+    from fcn_graph.data.tfrecord import write_tfrecords
+    config = tiny(data_dir, tmp_path / "run", max_steps=2)
+    source = get_dataset("synthetic", data_dir, **config.dataset_options)
+    records = tmp_path / "records"
+    write_tfrecords(source, "train", str(records), num_shards=2)
+    write_tfrecords(source, "val", str(records))
+    from_records = train(tiny(data_dir, tmp_path / "records-run", max_steps=2,
+                              tfrecords=str(records / "train-*.tfrecord"),
+                              val_tfrecords=str(records / "val-*.tfrecord")))
+    assert from_records["step"] == 2 and np.isfinite(losses(from_records)).all()
+    assert 0.0 <= from_records["validation"]["pixel_accuracy"] <= 1.0
+    recorded = load_run_config(str(tmp_path / "records-run"))
+    assert recorded["tfrecords"].endswith("train-*.tfrecord")
+    # A pattern that matches nothing is an error naming it, not an empty run.
+    with pytest.raises(DataError, match="nothing-here"):
+        train(tiny(data_dir, tmp_path / "missing", max_steps=1,
+                   tfrecords=str(records / "nothing-here-*.tfrecord")))

@@ -68,6 +68,9 @@ FLAGS = [
                             help="source option, e.g. size=128x128 or num_train=400 (repeatable)")),
     ("split", dict(help="training split (default train)")),
     ("val-split", dict(help="validation split (default val)")),
+    ("tfrecords", dict(help="train from these TFRecord shards (a glob, written by `fcn-graph "
+                            "data to-tfrecord`); the dataset still names the classes")),
+    ("val-tfrecords", dict(help="validate on these TFRecord shards (a glob)")),
     ("crop-size", dict(type=crop_size, help="train on N x N (or HxW) crops (default 96); "
                                             "'none' trains on whole images")),
     ("augment", dict(action=argparse.BooleanOptionalAction,

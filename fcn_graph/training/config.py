@@ -62,6 +62,8 @@ class TrainConfig:
     dataset_options: dict = field(default_factory=dict)
     split: str = "train"
     val_split: str = "val"
+    tfrecords: Optional[str] = None            # glob of `fcn-graph data to-tfrecord` shards
+    val_tfrecords: Optional[str] = None        # the same for validation
     crop_size: Optional[int] = 96
     augment: Optional[bool] = None             # None: the pipeline's default
     batch_size: int = 4

@@ -84,7 +84,8 @@ def build_training_graph(config, source, weights, start_step):
         batches = make_dataset(source, config.split, batch_size=config.batch_size, shuffle=True,
                                seed=config.seed, augment=config.augment, repeat=True,
                                skip=start_step * config.images_per_step,
-                               crop_size=crop_shape(config.crop_size))
+                               crop_size=crop_shape(config.crop_size),
+                               tfrecord_pattern=config.tfrecords)
         batch = v1.data.make_one_shot_iterator(batches).get_next()
         options = model_options(config)
         net = build_model(config.model, batch["image"], config.num_classes,
@@ -94,7 +95,7 @@ def build_training_graph(config, source, weights, start_step):
         update = build_update(data_loss, config, global_step)
         validation = ValidationTower(source, config.val_split, config.num_classes, config.model,
                                      options, weights=weights, max_images=config.eval_images,
-                                     seed=config.seed)
+                                     seed=config.seed, tfrecord_pattern=config.val_tfrecords)
         model_variables = v1.global_variables()
         staged_init = None
         if config.init_from:

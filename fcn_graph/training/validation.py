@@ -16,11 +16,11 @@ v1 = tf.compat.v1
 
 class ValidationTower:
     def __init__(self, source, split, num_classes, model, model_options, weights=None,
-                 max_images=None, seed=None):
+                 max_images=None, seed=None, tfrecord_pattern=None):
         self.num_classes = num_classes
         self.ignore_label = source.ignore_label
         dataset = make_dataset(source, split, batch_size=1, shuffle=False, seed=seed,
-                               repeat=False)
+                               repeat=False, tfrecord_pattern=tfrecord_pattern)
         if max_images is not None:
             dataset = dataset.take(max_images)
         iterator = v1.data.make_initializable_iterator(dataset)
