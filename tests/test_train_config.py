@@ -65,12 +65,15 @@ def parse(argv):
 
 def test_flags_mirror_the_config_and_unset_flags_keep_defaults():
     config = train_command.config_from_args(parse([
-        "--optimizer", "sgd", "--accumulate", "20", "--crop-size", "160x384",
+        "--optimizer", "sgd", "--accumulate", "20", "--crop-size", "384x160",
         "--dataset-option", "num_train=8", "--max-steps", "7", "--deterministic"]))
     assert config.optimizer == "sgd" and config.accumulate == 20 and config.max_steps == 7
     assert config.crop_size == (160, 384) and config.dataset_options == {"num_train": 8}
     assert config.deterministic and config.lr is None and config.model == "fcn8s"
     assert train_command.config_from_args(parse(["--crop-size", "none"])).crop_size is None
+    assert train_command.config_from_args(parse(["--crop-size", "64"])).crop_size == 64
+    with pytest.raises(SystemExit):
+        parse(["--crop-size", "1x2x3"])
 
 
 def test_resume_takes_the_stored_config_and_overrides_only_given_flags(tmp_path):

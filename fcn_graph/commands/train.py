@@ -30,19 +30,18 @@ same step and data position.
 
 
 def crop_size(text):
-    """'96' -> 96; '160x384' (height x width) -> (160, 384); 'none' -> whole images."""
+    """'96' -> 96; '384x160' (width x height, as dataset sizes) -> (160, 384); 'none' -> whole images."""
     if text.lower() == "none":
         return None
-    parts = text.lower().split("x")
     try:
-        values = [int(p) for p in parts]
+        values = [int(p) for p in text.lower().split("x")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"crop size {text!r} is N or HEIGHTxWIDTH, e.g. 96 or 160x384")
+        values = []
     if len(values) == 1:
         return values[0]
     if len(values) == 2:
-        return tuple(values)
-    raise argparse.ArgumentTypeError(f"crop size {text!r} is N or HEIGHTxWIDTH, e.g. 96 or 160x384")
+        return values[1], values[0]
+    raise argparse.ArgumentTypeError(f"crop size {text!r} is N or WIDTHxHEIGHT, e.g. 96 or 384x160")
 
 
 def optional_int(text):
@@ -71,7 +70,7 @@ FLAGS = [
     ("tfrecords", dict(help="train from these TFRecord shards (a glob, written by `fcn-graph "
                             "data to-tfrecord`); the dataset still names the classes")),
     ("val-tfrecords", dict(help="validate on these TFRecord shards (a glob)")),
-    ("crop-size", dict(type=crop_size, help="train on N x N (or HxW) crops (default 96); "
+    ("crop-size", dict(type=crop_size, help="train on N x N (or WIDTHxHEIGHT) crops (default 96); "
                                             "'none' trains on whole images")),
     ("augment", dict(action=argparse.BooleanOptionalAction,
                      help="random flips and scales of training images")),
