@@ -192,3 +192,18 @@ def test_training_and_validation_from_tfrecords(data_dir, tmp_path):
     with pytest.raises(DataError, match="nothing-here"):
         train(tiny(data_dir, tmp_path / "missing", max_steps=1,
                    tfrecords=str(records / "nothing-here-*.tfrecord")))
+
+
+def test_two_towers_give_the_loss_and_update_of_one(data_dir, tmp_path):
+    """On a machine without GPUs both towers run on the CPU: same sums, same weights after."""
+    one = train(tiny(data_dir, tmp_path / "one", max_steps=2, loss_normalize="sum",
+                     optimizer="sgd", lr=1e-6, towers=1, xla=False))
+    two = train(tiny(data_dir, tmp_path / "two", max_steps=2, loss_normalize="sum",
+                     optimizer="sgd", lr=1e-6, towers=2, xla=False))
+    np.testing.assert_allclose(losses(two), losses(one), rtol=1e-5)
+    for name in ("conv1_1/weights", "score_fr/biases"):
+        np.testing.assert_allclose(tf.train.load_variable(two["checkpoint"], name),
+                                   tf.train.load_variable(one["checkpoint"], name),
+                                   rtol=1e-4, atol=1e-7)
+    with pytest.raises(ValueError, match="does not split evenly over 3 towers"):
+        train(tiny(data_dir, tmp_path / "three", max_steps=1, towers=3))

@@ -103,6 +103,8 @@ FLAGS = [
     ("seed", dict(type=int, help="seed of data order, augmentation and initialisation")),
     ("deterministic", dict(action="store_true", help="enable TensorFlow op determinism "
                                                      "(identical losses for one seed)")),
+    ("towers", dict(type=int, help="split each batch over N data-parallel towers, one per GPU "
+                                   "(default: every visible GPU)")),
     ("intra-threads", dict(type=int, help="threads inside one op (default: all cores)")),
     ("inter-threads", dict(type=int, help="ops run in parallel (default: TensorFlow's choice)")),
     ("xla", dict(action=argparse.BooleanOptionalAction,

@@ -10,6 +10,8 @@ rebuilt from `config.json`), the new checkpoint is read back, and only
 then does the state file point at it and are checkpoints beyond the last
 K deleted.
 """
+import contextlib
+import logging
 import os
 
 import tensorflow as tf
@@ -54,12 +56,26 @@ class Checkpointer:
         if checkpoint_step(prefix) != step:
             raise OSError(f"checkpoint {prefix} did not read back with step {step}")
         kept = [p for p in self.kept() if p != prefix] + [prefix]
-        tf.compat.v1.train.update_checkpoint_state(self.directory, prefix,
-                                                   all_model_checkpoint_paths=kept[-self.keep:])
+        with quiet_tensorflow_logger():
+            # Its deprecation notice points at CheckpointManager, which has no
+            # way to check a checkpoint before the state file names it.
+            tf.compat.v1.train.update_checkpoint_state(
+                self.directory, prefix, all_model_checkpoint_paths=kept[-self.keep:])
         for old in kept[:-self.keep]:
             for path in tf.io.gfile.glob(glob_escape(old) + ".*"):
                 tf.io.gfile.remove(path)
         return prefix
+
+
+@contextlib.contextmanager
+def quiet_tensorflow_logger():
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def glob_escape(path):

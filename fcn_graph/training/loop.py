@@ -18,8 +18,6 @@ import time
 import tensorflow as tf
 
 from fcn_graph.data import get_dataset, make_dataset
-from fcn_graph.losses import pixelwise_softmax_loss
-from fcn_graph.models import build_model
 from fcn_graph.training.checkpoints import Checkpointer, checkpoint_step, latest_checkpoint
 from fcn_graph.training.config import (CHECKPOINT_DIR, model_options, run_record,
                                        write_run_config)
@@ -30,6 +28,7 @@ from fcn_graph.training.optim import build_update
 from fcn_graph.training.progress import Progress, format_duration
 from fcn_graph.training.signals import StopRequest
 from fcn_graph.training.summaries import SummaryWriter, histogram_op
+from fcn_graph.training.towers import build_tower_loss, tower_devices
 from fcn_graph.training.validation import ValidationTower, format_scores
 
 v1 = tf.compat.v1
@@ -88,10 +87,8 @@ def build_training_graph(config, source, weights, start_step):
                                tfrecord_pattern=config.tfrecords)
         batch = v1.data.make_one_shot_iterator(batches).get_next()
         options = model_options(config)
-        net = build_model(config.model, batch["image"], config.num_classes,
-                          is_training=tf.constant(True), weights=weights, **options)
-        data_loss = pixelwise_softmax_loss(net.logits, batch["label"], source.ignore_label,
-                                           normalize=config.loss_normalize)
+        data_loss = build_tower_loss(config, batch, source, weights, options,
+                                     tower_devices(config.towers))
         update = build_update(data_loss, config, global_step)
         validation = ValidationTower(source, config.val_split, config.num_classes, config.model,
                                      options, weights=weights, max_images=config.eval_images,

@@ -64,7 +64,9 @@ def build_update(data_loss, config, global_step):
         total_loss = tf.add(data_loss, weight_decay_loss(config.weight_decay), name="total_loss")
         lr = learning_rate(config, global_step)
         optimizer = make_optimizer(config, lr)
-        grads_and_vars = [(g, v) for g, v in optimizer.compute_gradients(total_loss)
+        # Colocated, each tower's backward pass runs on the device of its forward pass.
+        grads_and_vars = [(g, v) for g, v in
+                          optimizer.compute_gradients(total_loss, colocate_gradients_with_ops=True)
                           if g is not None]
         if not grads_and_vars:
             raise ValueError("the model has no trainable variable that the loss depends on")

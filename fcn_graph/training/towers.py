@@ -1,0 +1,72 @@
+"""Data-parallel towers: one batch split across devices, one loss, one update.
+
+Each tower builds the network on its slice of the batch on its own device,
+sharing the variables, which live on the CPU where every tower can read
+them. The tower losses are combined as the loss's normalisation asks (a
+sum stays a sum; tower means are averaged, which equals the mean over the
+whole batch when the towers hold equally many valid pixels) and
+differentiated once, with every
+gradient op colocated with its forward op, so each tower's backward pass
+runs on its own device and only the gradients meet for the update.
+"""
+import contextlib
+
+import tensorflow as tf
+
+from fcn_graph.losses import pixelwise_softmax_loss
+from fcn_graph.models import build_model
+
+v1 = tf.compat.v1
+# Ops that hold variable state: placed with the variables, not the tower.
+VARIABLE_OPS = ["Variable", "VariableV2", "VarHandleOp", "AutoReloadVariable"]
+
+
+def tower_devices(towers):
+    """Devices of `towers` towers: the visible GPUs in turn, or the CPU when there are none.
+
+    None asks for one tower per visible GPU (a single tower without any).
+    """
+    gpus = [f"/gpu:{i}" for i in range(len(tf.config.list_physical_devices("GPU")))]
+    count = towers or max(len(gpus), 1)
+    if count < 1:
+        raise ValueError(f"towers must be at least 1, got {count}")
+    if gpus and count > len(gpus):
+        raise ValueError(f"{count} towers asked for but only {len(gpus)} GPUs are visible")
+    return [gpus[i] if gpus else "/cpu:0" for i in range(count)]
+
+
+def placement(devices, index):
+    """The device scope of tower `index`; a lone tower is left to TensorFlow's placer."""
+    if len(devices) == 1:
+        return contextlib.nullcontext()
+    return tf.device(v1.train.replica_device_setter(
+        ps_tasks=0, ps_device="/cpu:0", worker_device=devices[index], ps_ops=VARIABLE_OPS))
+
+
+def tower_names(index):
+    # Tower 0 builds at the root, so names such as preprocess/mean stay where
+    # restores and exports look for them.
+    return tf.name_scope(f"tower_{index}") if index else contextlib.nullcontext()
+
+
+def build_tower_loss(config, batch, source, weights, model_options, devices):
+    """The batch's data loss, computed by one tower per device."""
+    count = len(devices)
+    if config.batch_size % count:
+        raise ValueError(f"batch_size {config.batch_size} does not split evenly over {count} "
+                         f"towers; use a multiple of {count}")
+    images = tf.split(batch["image"], count) if count > 1 else [batch["image"]]
+    labels = tf.split(batch["label"], count) if count > 1 else [batch["label"]]
+    losses = []
+    for index in range(count):
+        with placement(devices, index), tower_names(index), \
+                v1.variable_scope(v1.get_variable_scope(), reuse=index > 0):
+            net = build_model(config.model, images[index], config.num_classes,
+                              is_training=tf.constant(True), weights=weights, **model_options)
+            losses.append(pixelwise_softmax_loss(net.logits, labels[index], source.ignore_label,
+                                                 normalize=config.loss_normalize))
+    if count == 1:
+        return losses[0]
+    combine = tf.add_n if config.loss_normalize == "sum" else (
+        lambda parts: tf.reduce_mean(tf.stack(parts)))
+    return tf.identity(combine(losses), name="data_loss")
