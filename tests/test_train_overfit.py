@@ -1,4 +1,6 @@
 """The tutorial demo: overfitting the single shipped photo reaches >= 0.95 pixel accuracy."""
+import json
+
 from fcn_graph.training import TrainConfig, train
 
 
@@ -12,3 +14,18 @@ def test_fcn8s_overfits_the_single_image(tmp_path):
     assert result["step"] == 40
     assert result["validation"]["pixel_accuracy"] >= 0.95
     assert result["history"][-1][1] < 0.5 * result["history"][0][1]
+
+
+def test_train_command_on_single_image_works_out_of_the_box(tmp_path, capsys):
+    """No training flags: the dataset's own defaults (whole image, nothing random) apply."""
+    from fcn_graph.cli import main
+    code = main(["train", "--dataset", "single_image", "--dataset-option", "size=64x64",
+                 "--max-steps", "60", "--seed", "0", "--run-dir", str(tmp_path)])
+    assert code == 0
+    config = json.load(open(tmp_path / "config.json"))
+    assert config["crop_size"] is None and config["augment"] is False
+    assert config["dropout_rate"] == 0.0 and config["batch_size"] == 1
+    printed = capsys.readouterr()
+    line = next(l for l in (printed.out + printed.err).splitlines()
+                if l.startswith("pixel accuracy"))
+    assert float(line.split()[2]) >= 0.95

@@ -124,6 +124,7 @@ def register(subparsers):
 def config_from_args(args):
     """The run's TrainConfig: flags over the stored config.json when resuming, else over defaults."""
     from fcn_graph.data import parse_options
+    from fcn_graph.data.registry import dataset_class
     from fcn_graph.training.config import CONFIG_FILE, TrainConfig, config_from_record
     from fcn_graph.training import load_run_config
 
@@ -136,7 +137,8 @@ def config_from_args(args):
         return TrainConfig(**{**stored, **given})
     if given.get("resume") and not run_dir:
         raise ValueError("--resume needs the --run-dir of the run to continue")
-    return TrainConfig(**given)
+    source = dataset_class(given.get("dataset", TrainConfig.dataset))
+    return TrainConfig(**{**source.training_defaults, **given})
 
 
 def run(args):

@@ -23,12 +23,17 @@ class Dataset:
     example (images bilinear, labels nearest); `fixed_size` is the size every
     example has once delivered (None when sizes vary), which allows batches
     larger than one without cropping.
+
+    `training_defaults` holds training settings (TrainConfig fields) this
+    source needs unless the user sets them: a single photo to memorise, for
+    instance, is trained whole, without augmentation or dropout.
     """
     name = None
     class_names = ()
     colors = ()
     ignore_label = IGNORE_LABEL
     resize_to = None
+    training_defaults = {}
 
     def __init__(self, data_dir):
         self.data_dir = None if data_dir is None else os.path.abspath(os.path.expanduser(data_dir))

@@ -28,6 +28,9 @@ class SingleImage(Dataset):
     class_names = VOC_CLASSES
     colors = VOC_COLORS
     splits = ("train", "val")
+    # Memorising one photo: the whole image every step, nothing random.
+    training_defaults = {"crop_size": None, "batch_size": 1, "augment": False,
+                         "dropout_rate": 0.0, "max_steps": 150}
 
     def __init__(self, data_dir=None, photo="astronaut", size=None):
         super().__init__(data_dir or ASSETS)

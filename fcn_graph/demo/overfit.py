@@ -53,14 +53,14 @@ def dataset_options(options):
 
 
 def train_config(options, model, run_dir):
+    from fcn_graph.data.single_image import SingleImage
     from fcn_graph.training import TrainConfig
     return TrainConfig(
         model=model, dataset=DATASET, dataset_options=dataset_options(options),
         split="train", val_split="train", backbone="vgg16", geometry="same",
         width=options.width or (1.0 if options.weights else SCRATCH_WIDTH),
-        # Memorising one photo: no dropout, no augmentation, the whole image every step.
-        dropout_rate=0.0, augment=False, crop_size=None, batch_size=1,
-        weights=options.weights, optimizer="adam", lr=options.lr, max_steps=options.steps,
+        **{**SingleImage.training_defaults, "max_steps": options.steps},
+        weights=options.weights, optimizer="adam", lr=options.lr,
         log_every=1, save_every=options.steps, eval_every=options.steps,
         summary_every=options.steps, seed=options.seed, run_dir=run_dir)
 
