@@ -30,16 +30,20 @@ def resident_bytes():
 
 
 class PeakMemory:
-    """Peak resident memory above the level at entry, sampled by a background thread.
+    """Peak resident memory above a baseline, sampled by a background thread.
 
-    The process-wide maximum (getrusage) only ever grows, so a phase that
-    runs after a bigger one would read as free; sampling the current
-    resident size measures each phase from its own starting point. Where
-    /proc is missing, the getrusage maximum's growth is the fallback.
+    The baseline is the resident size when a framework started building its
+    network (`baseline` bytes), so the figure holds its weights, workspace
+    and activations whether its allocator keeps memory between calls (TF's
+    arena) or returns it (PyTorch's). The process-wide maximum (getrusage)
+    only ever grows, so a framework measured after a bigger one would read
+    as free; sampling the current resident size avoids that. Where /proc is
+    missing, the getrusage maximum's growth over the phase is the fallback.
     """
 
-    def __init__(self):
+    def __init__(self, baseline=None):
         self.sampled = os.path.exists(STATM)
+        self.baseline = baseline
         self.peak_bytes = 0
         self._stop = threading.Event()
         self._thread = None
@@ -47,7 +51,8 @@ class PeakMemory:
 
     def __enter__(self):
         if self.sampled:
-            self._start = self._peak = resident_bytes()
+            self._peak = resident_bytes()
+            self._start = self._peak if self.baseline is None else self.baseline
             self._thread = threading.Thread(target=self._sample, daemon=True)
             self._thread.start()
         else:

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from fcn_graph.bench.flops import TRAINING_FACTOR
-from fcn_graph.bench.measure import PeakMemory, time_calls
+from fcn_graph.bench.measure import PeakMemory, resident_bytes, time_calls
 from fcn_graph.bench.tf_net import TFBench, random_batch, randomised
 from fcn_graph.fcn import VARIANTS
 
@@ -39,14 +39,15 @@ def gflops_per_s(flops, seconds):
     return flops / seconds / 1e9
 
 
-def timed(call, options):
-    """(median seconds, peak MiB above the phase's start) of a call."""
-    with PeakMemory() as memory:
+def timed(call, options, baseline):
+    """(median seconds, peak MiB above `baseline` bytes) of a call."""
+    with PeakMemory(baseline) as memory:
         median, _ = time_calls(call, options.steps, options.warmup)
     return median, memory.peak_bytes / MIB
 
 
 def tensorflow_figures(options, images, labels):
+    baseline = resident_bytes()
     bench = TFBench(options.model, options.num_classes, options.batch, options.size,
                     options.width, options.backbone, xla_step=options.xla != "off")
     try:
@@ -55,7 +56,7 @@ def tensorflow_figures(options, images, labels):
         logits = bench.forward(images)
         figures = {"flops_forward": bench.flops}
         figures["forward_s"], figures["forward_peak_mib"] = timed(
-            lambda: bench.forward(images), options)
+            lambda: bench.forward(images), options, baseline)
         steps = {"plain": False, "xla": True}
         if options.xla == "off":
             del steps["xla"]
@@ -63,7 +64,7 @@ def tensorflow_figures(options, images, labels):
             del steps["plain"]
         for name, xla in steps.items():
             figures[f"train_{name}_s"], figures[f"train_{name}_peak_mib"] = timed(
-                bench.step_call(images, labels, xla), options)
+                bench.step_call(images, labels, xla), options, baseline)
         kept = min(steps, key=lambda name: figures[f"train_{name}_s"])
         figures.update(train_kept=kept, train_s=figures[f"train_{kept}_s"],
                        train_peak_mib=figures[f"train_{kept}_peak_mib"])
@@ -74,11 +75,14 @@ def tensorflow_figures(options, images, labels):
 
 def torch_figures(options, weights, images, labels):
     from fcn_graph.bench.torch_net import TorchFCN
+    baseline = resident_bytes()
     net = TorchFCN(options.model, options.backbone, weights)
     logits = net.logits_nhwc(images)
     figures = {}
-    figures["forward_s"], figures["forward_peak_mib"] = timed(net.forward_call(images), options)
-    figures["train_s"], figures["train_peak_mib"] = timed(net.step_call(images, labels), options)
+    figures["forward_s"], figures["forward_peak_mib"] = timed(net.forward_call(images), options,
+                                                              baseline)
+    figures["train_s"], figures["train_peak_mib"] = timed(net.step_call(images, labels), options,
+                                                          baseline)
     return figures, logits
 
 
@@ -92,7 +96,8 @@ def run_benchmark(options):
               "flops_train": TRAINING_FACTOR * flops,
               "flops_method": "analytic: convolution and deconvolution shapes of the graph, "
                               f"a multiply-add = 2 FLOPs, training = {TRAINING_FACTOR}x forward",
-              "memory_method": PeakMemory().method + " above the start of each phase",
+              "memory_method": PeakMemory().method + " above the resident size before the "
+                               "framework built the network (weights, workspace, activations)",
               "tensorflow": tf_figures}
     if options.torch:
         torch_results, torch_logits = torch_figures(options, weights, images, labels)
