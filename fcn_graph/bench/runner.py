@@ -52,6 +52,9 @@ def tensorflow_figures(options, images, labels):
                     options.width, options.backbone, xla_step=options.xla != "off")
     try:
         weights = randomised(bench.weights())
+        # The harness's own copy of the weights (handed on to PyTorch) is not
+        # TensorFlow's memory.
+        baseline += sum(value.nbytes for value in weights.values())
         bench.set_weights(weights)
         logits = bench.forward(images)
         figures = {"flops_forward": bench.flops}
