@@ -33,6 +33,9 @@ def build_model(name, images, num_classes, is_training=None, weights=None, **opt
         return build_fcn(images, num_classes, name, is_training=is_training, weights=weights,
                          **options)
     if name in OTHER_NETS:
+        if weights is not None:
+            raise ValueError(f"{name} has no VGG backbone to load pretrained weights into; "
+                             f"pretrained weights apply to {sorted(VARIANTS)}")
         module_name, fixed = OTHER_NETS[name]
         module = importlib.import_module(module_name)
         return module.build(images, num_classes, is_training=is_training, **fixed, **options)
