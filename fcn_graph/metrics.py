@@ -10,13 +10,27 @@ import numpy as np
 
 
 def confusion_matrix(gt, pred, num_classes, ignore_label=255):
-    """(num_classes, num_classes) int64 counts: hist[i, j] = pixels of class i predicted j."""
-    gt = np.asarray(gt).astype(np.int64).ravel()
-    pred = np.asarray(pred).astype(np.int64).ravel()
-    if gt.shape != pred.shape:
-        raise ValueError(f"ground truth and prediction differ in size: {gt.size} vs {pred.size}")
+    """(num_classes, num_classes) int64 counts: hist[i, j] = pixels of class i predicted j.
+
+    Only the ground truth decides which pixels count; a prediction outside
+    the classes on a counted pixel is an error rather than a count in
+    another cell.
+    """
+    gt, pred = np.asarray(gt), np.asarray(pred)
+    # Axes of length one (a batch of one) may differ; the pixel grids may not, or
+    # flattening would pair pixels of different places.
+    if np.squeeze(gt).shape != np.squeeze(pred).shape:
+        raise ValueError(f"ground truth and prediction differ in size: {gt.shape} vs "
+                         f"{pred.shape}; pass label maps of the same height and width")
+    gt = gt.astype(np.int64).ravel()
+    pred = pred.astype(np.int64).ravel()
     keep = (gt >= 0) & (gt < num_classes) & (gt != ignore_label)
-    return np.bincount(num_classes * gt[keep] + pred[keep],
+    gt, pred = gt[keep], pred[keep]
+    if pred.size and (pred.min() < 0 or pred.max() >= num_classes):
+        wrong = pred.min() if pred.min() < 0 else pred.max()
+        raise ValueError(f"prediction holds class {wrong}, outside [0, num_classes={num_classes}); "
+                         f"predictions must be class indices of the same {num_classes} classes")
+    return np.bincount(num_classes * gt + pred,
                        minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 

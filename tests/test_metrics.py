@@ -100,3 +100,20 @@ def test_per_class_accuracy_is_recall_per_ground_truth_class():
     result = scores(confusion_matrix([0, 0, 0, 1, 2], [0, 0, 1, 1, 1], 4))
     np.testing.assert_allclose(result["per_class_accuracy"][:3], [2 / 3, 1.0, 0.0])
     assert np.isnan(result["per_class_accuracy"][3])
+
+
+def test_a_transposed_prediction_of_the_same_size_is_an_error():
+    # Same number of pixels, different grid: flattening both would pair wrong pixels.
+    with pytest.raises(ValueError, match=r"\(2, 3\).*\(3, 2\)"):
+        confusion_matrix(np.zeros((2, 3)), np.zeros((3, 2)), 3)
+    # A batch axis of one on either side is the same grid.
+    np.testing.assert_array_equal(confusion_matrix(GT[None], PRED, 3), HIST)
+
+
+def test_a_prediction_outside_the_classes_is_an_error_not_another_cell():
+    # 3 * 0 + 3 would land in row 1, column 0.
+    with pytest.raises(ValueError, match="prediction.*3.*num_classes"):
+        confusion_matrix([[0, 1]], [[3, 1]], 3)
+    # Under a void pixel any prediction is ignored, as the reference does.
+    np.testing.assert_array_equal(confusion_matrix([[255, 1]], [[7, 1]], 3),
+                                  [[0, 0, 0], [0, 1, 0], [0, 0, 0]])
