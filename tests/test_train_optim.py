@@ -89,3 +89,28 @@ def test_poly_policy_decays_to_zero_at_max_steps_and_fixed_stays():
     assert rate_at(poly, 100) == 0.0
     fixed = TrainConfig(lr=1e-3, lr_policy="fixed", max_steps=100).resolved()
     assert rate_at(fixed, 100) == pytest.approx(1e-3)
+
+
+def ancestors(op):
+    """Every op `op` waits for, through data and control inputs."""
+    seen, stack = set(), [op]
+    while stack:
+        current = stack.pop()
+        for parent in [t.op for t in current.inputs] + list(current.control_inputs):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
+
+
+def test_accumulators_are_zeroed_only_after_the_update_read_them():
+    with tf.Graph().as_default() as graph:
+        update, *_ = linear_problem(sgd(weight_decay=0.0, accumulate=2))
+        applies = [op for op in graph.get_operations() if op.type.startswith("ResourceApply")]
+        zeroing = [op for op in graph.get_operations()
+                   if op.type == "AssignVariableOp" and op.name.startswith("train/")
+                   and "gradient_accumulators" in op.inputs[0].op.name
+                   and op in ancestors(update.apply_op)]
+    assert len(applies) == 2 and len(zeroing) == 2
+    for op in zeroing:
+        assert set(applies) <= ancestors(op), f"{op.name} may run before the update"

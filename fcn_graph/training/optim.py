@@ -74,15 +74,18 @@ def build_update(data_loss, config, global_step):
         if config.accumulate == 1:
             apply_op = optimizer.apply_gradients(grads_and_vars, global_step)
             return Update(total_loss, lr, None, apply_op, grads_and_vars)
-        accumulate_op, averaged, reset = accumulators(grads_and_vars, config.accumulate)
+        accumulate_op, averaged, sums = accumulators(grads_and_vars, config.accumulate)
         apply_op = optimizer.apply_gradients(averaged, global_step)
+        # Zeroing ops built outside this block could run before the update
+        # has read the sums; here they wait for it.
         with tf.control_dependencies([apply_op]):
-            apply_and_reset = tf.group(*reset, name="apply_accumulated")
+            apply_and_reset = tf.group(*[s.assign(tf.zeros_like(s)) for s in sums],
+                                       name="apply_accumulated")
         return Update(total_loss, lr, accumulate_op, apply_and_reset, averaged)
 
 
 def accumulators(grads_and_vars, count):
-    """(op adding the gradients, mean gradients paired with variables, reset assignments)."""
+    """(op adding the gradients, mean gradients paired with variables, the sum variables)."""
     with v1.variable_scope("gradient_accumulators"):
         sums = [v1.get_variable(v.op.name, v.shape, v.dtype.base_dtype,
                                 initializer=v1.zeros_initializer(), trainable=False,
@@ -91,5 +94,4 @@ def accumulators(grads_and_vars, count):
     accumulate_op = tf.group(*[s.assign_add(g) for s, (g, _) in zip(sums, grads_and_vars)],
                              name="accumulate")
     averaged = [(s.read_value() / count, v) for s, (_, v) in zip(sums, grads_and_vars)]
-    reset = [s.assign(tf.zeros_like(s)) for s in sums]
-    return accumulate_op, averaged, reset
+    return accumulate_op, averaged, sums
