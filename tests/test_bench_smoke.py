@@ -78,3 +78,23 @@ def test_bad_options_are_refused():
         run_benchmark(BenchOptions(model="unet"))
     with pytest.raises(ValueError, match="xla"):
         run_benchmark(BenchOptions(xla="maybe"))
+
+
+def test_pytorch_rendering_keeps_its_own_reference_offsets(monkeypatch):
+    # A wrong crop in the graph's variant table must show as a disagreement,
+    # not be copied by the rendering that is meant to check it.
+    pytest.importorskip("torch")
+    from fcn_graph import fcn
+    from fcn_graph.bench.tf_net import TFBench, random_batch, randomised
+    from fcn_graph.bench.torch_net import TorchFCN
+    monkeypatch.setitem(fcn.VARIANTS, "fcn32s", fcn.Variant((), 32, 18))
+    images, _ = random_batch(1, 37, 4)
+    bench = TFBench("fcn32s", 4, 1, 37, 0.0625, "vgg16", xla_step=False)
+    try:
+        weights = randomised(bench.weights(), seed=2)
+        bench.set_weights(weights)
+        tf_logits = bench.forward(images)
+    finally:
+        bench.close()
+    torch_logits = TorchFCN("fcn32s", "vgg16", weights).logits_nhwc(images)
+    assert np.abs(tf_logits - torch_logits).max() > 1e-3 * np.abs(tf_logits).max()

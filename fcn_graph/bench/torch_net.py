@@ -1,20 +1,32 @@
 """The same FCN written in eager PyTorch (`torch.nn.functional`), reference geometry.
 
-Written from the paper's description rather than from the TensorFlow
-graph: pad 100 before conv1_1, 3x3 convolutions with pad 1, 2x2 max
-pooling with ceil rounding, fc6 7x7 without padding, 1x1 score layers,
-transposed convolutions without padding, and crops at the reference
-offsets (taken from `fcn_graph.fcn.VARIANTS`, the table both share).
+Written from the paper and the reference prototxts rather than from the
+TensorFlow graph, and sharing none of its tables, so that a wrong crop,
+scale or layer count on either side shows as a disagreement of the logits:
+pad 100 before conv1_1, 3x3 convolutions with pad 1, 2x2 max pooling with
+ceil rounding, fc6 7x7 without padding, 1x1 score layers, transposed
+convolutions without padding, and crops at the reference offsets below.
 Weights come from the TensorFlow variables, converted HWIO -> OIHW.
 """
 import numpy as np
 
-from fcn_graph.convention import REFERENCE_BGR_MEAN
-from fcn_graph.fcn import VARIANTS, upsample_names
-from fcn_graph.vgg import CAFFE_INPUT_PAD, REPEATS
-
 LEARNING_RATE = 1e-10
 MOMENTUM = 0.99
+
+# The reference nets (voc-fcn*/net.py of the Caffe implementation).
+INPUT_PAD = 100
+CONVS_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+BGR_MEAN = (104.00698793, 116.66876762, 122.67891434)
+# variant: (skips as (2x deconv before the fusion, pooling layer, crop, feature scale),
+#           final deconv, its stride, final crop)
+HEADS = {
+    "fcn32s": ((), "upscore", 32, 19),
+    "fcn16s": ((("upscore2", "pool4", 5, 1.0),), "upscore16", 16, 27),
+    "fcn8s": ((("upscore2", "pool4", 5, 1.0), ("upscore_pool4", "pool3", 9, 1.0)),
+              "upscore8", 8, 31),
+    "fcn8s-atonce": ((("upscore2", "pool4", 5, 0.01), ("upscore_pool4", "pool3", 9, 0.0001)),
+                     "upscore8", 8, 31),
+}
 
 
 def import_torch():
@@ -29,9 +41,9 @@ def import_torch():
 class TorchFCN:
     """An FCN variant over a dict of torch tensors named like the TensorFlow variables."""
 
-    def __init__(self, variant, arch, tf_values, channel_order="BGR", mean=REFERENCE_BGR_MEAN):
+    def __init__(self, variant, arch, tf_values, channel_order="BGR", mean=BGR_MEAN):
         self.torch = import_torch()
-        self.spec = VARIANTS[variant]
+        self.head = HEADS[variant]
         self.arch = arch
         self.flip = channel_order == "BGR"
         self.mean = self.torch.tensor(mean, dtype=self.torch.float32).view(1, 3, 1, 1)
@@ -63,22 +75,21 @@ class TorchFCN:
         x = images_nhwc.permute(0, 3, 1, 2)
         if self.flip:
             x = x.flip(1)
-        x = functional.pad(x - self.mean, [CAFFE_INPUT_PAD] * 4)
+        x = functional.pad(x - self.mean, [INPUT_PAD] * 4)
         features = {}
-        for block, repeats in enumerate(REPEATS[self.arch], start=1):
+        for block, repeats in enumerate(CONVS_PER_BLOCK[self.arch], start=1):
             for i in range(1, repeats + 1):
                 x = self.conv(x, f"conv{block}_{i}", padding=0 if block == i == 1 else 1)
             x = features[f"pool{block}"] = functional.max_pool2d(x, 2, 2, ceil_mode=True)
         x = functional.dropout(self.conv(x, "fc6"), dropout_rate, training)
         x = functional.dropout(self.conv(x, "fc7"), dropout_rate, training)
         score = self.conv(x, "score_fr", relu=False)
-        twos, final = upsample_names(self.spec)
-        for skip, name in zip(self.spec.skips, twos):
-            up = self.up(score, name, 2)
-            skip_score = self.conv(features[skip.source] * skip.scale, f"score_{skip.source}",
-                                   relu=False)
-            score = up + self.crop(skip_score, skip.crop, up)
-        return self.crop(self.up(score, final, self.spec.factor), self.spec.final_crop,
+        skips, final, stride, final_crop = self.head
+        for up_name, pool, offset, scale in skips:
+            up = self.up(score, up_name, 2)
+            skip_score = self.conv(features[pool] * scale, f"score_{pool}", relu=False)
+            score = up + self.crop(skip_score, offset, up)
+        return self.crop(self.up(score, final, stride), final_crop,
                          images_nhwc.permute(0, 3, 1, 2))
 
     def forward_call(self, images):
