@@ -117,15 +117,19 @@ def read_rgb(path):
 
 
 def as_rgb_array(image):
-    """A path or an array (HxW gray, HxWx3 RGB, HxWx4 RGBA) -> uint8 HxWx3."""
+    """A path or an array (HxW or HxWx1 gray, HxWx2 gray + alpha, HxWx3 RGB, HxWx4 RGBA)
+    -> uint8 HxWx3; alpha is dropped."""
     if isinstance(image, (str, os.PathLike)):
         return read_rgb(image)
     array = np.asarray(image)
     if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=-1)
-    if array.ndim != 3 or array.shape[-1] not in (3, 4):
-        raise ValueError(f"an image must be HxW, HxWx3 or HxWx4, got shape {array.shape}")
-    array = array[..., :3]
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4):
+        raise ValueError(f"an image must be HxW, HxWx1, HxWx2, HxWx3 or HxWx4, got shape "
+                         f"{array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"an image with no pixels cannot be segmented, got shape {array.shape}")
+    array = np.repeat(array[..., :1], 3, axis=-1) if array.shape[-1] < 3 else array[..., :3]
     if array.dtype != np.uint8:
         array = np.clip(np.round(array), 0, 255).astype(np.uint8)
     return array

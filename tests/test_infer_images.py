@@ -94,3 +94,18 @@ def test_crf_refines_the_probabilities(run_dir):
     np.testing.assert_allclose(refined_probabilities, crf.refine(image, probabilities),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(labels, refined_probabilities.argmax(axis=-1))
+
+
+def test_single_channel_and_gray_alpha_arrays_are_gray_images():
+    from fcn_graph.inference import as_rgb_array
+    gray = random_image((5, 7), 12)
+    expected = np.repeat(gray[..., None], 3, axis=-1)
+    np.testing.assert_array_equal(as_rgb_array(gray[..., None]), expected)
+    with_alpha = np.stack([gray, np.full_like(gray, 255)], axis=-1)
+    np.testing.assert_array_equal(as_rgb_array(with_alpha), expected)
+
+
+def test_an_image_without_pixels_is_refused_with_its_shape():
+    from fcn_graph.inference import as_rgb_array
+    with pytest.raises(ValueError, match=r"no pixels.*\(0, 5, 3\)"):
+        as_rgb_array(np.zeros((0, 5, 3), np.uint8))
