@@ -51,3 +51,24 @@ def test_towers_share_variables_and_combine_like_one_batch(normalize):
                                                               labels: feed_values[1]}))
     assert results[1][0] == results[2][0]  # one set of variables, shared by both towers
     assert results[2][1] == pytest.approx(results[1][1], rel=1e-5)
+
+
+def test_each_tower_is_placed_on_its_gpu_and_the_variables_on_the_cpu():
+    """Placement is recorded when the graph is built, so no GPU is needed to check it."""
+    config = TrainConfig(model="fcn32s", num_classes=3, batch_size=4, loss_normalize="sum")
+    with tf.Graph().as_default() as graph:
+        batch = {"image": v1.placeholder(tf.float32, [4, 32, 32, 3]),
+                 "label": v1.placeholder(tf.int32, [4, 32, 32])}
+        build_tower_loss(config, batch, Source(), None,
+                         {"width": 1 / 32, "geometry": "same", "dropout_rate": 0.0},
+                         ["/gpu:0", "/gpu:1"])
+        ops = graph.get_operations()
+    def where(op):
+        spec = tf.DeviceSpec.from_string(op.device)
+        return (spec.device_type or "").upper(), spec.device_index
+
+    convs = {op.name: where(op) for op in ops if op.type == "Conv2D"}
+    assert convs and all(device == ("GPU", 1 if name.startswith("tower_1/") else 0)
+                         for name, device in convs.items()), convs
+    variables = [op for op in ops if op.type in ("VarHandleOp", "VariableV2")]
+    assert variables and all(where(op) == ("CPU", 0) for op in variables)

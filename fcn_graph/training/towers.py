@@ -18,7 +18,8 @@ from fcn_graph.models import build_model
 
 v1 = tf.compat.v1
 # Ops that hold variable state: placed with the variables, not the tower.
-VARIABLE_OPS = ["Variable", "VariableV2", "VarHandleOp", "AutoReloadVariable"]
+VARIABLE_OPS = ("Variable", "VariableV2", "VarHandleOp", "AutoReloadVariable")
+VARIABLE_DEVICE = "/cpu:0"
 
 
 def tower_devices(towers):
@@ -36,11 +37,20 @@ def tower_devices(towers):
 
 
 def placement(devices, index):
-    """The device scope of tower `index`; a lone tower is left to TensorFlow's placer."""
+    """The device scope of tower `index`; a lone tower is left to TensorFlow's placer.
+
+    (`replica_device_setter` cannot do this: without parameter-server tasks
+    it returns None, which places nothing.)
+    """
     if len(devices) == 1:
         return contextlib.nullcontext()
-    return tf.device(v1.train.replica_device_setter(
-        ps_tasks=0, ps_device="/cpu:0", worker_device=devices[index], ps_ops=VARIABLE_OPS))
+    worker = devices[index]
+
+    def device_of(op):
+        kind = op.type if isinstance(op, tf.Operation) else op.op
+        return VARIABLE_DEVICE if kind in VARIABLE_OPS else worker
+
+    return v1.device(device_of)
 
 
 def tower_names(index):
