@@ -57,3 +57,17 @@ def test_checkpoint_without_a_step_is_rejected_for_resume(tmp_path):
         checkpoint_step(prefix)
     with pytest.raises(ValueError, match="cannot read"):
         checkpoint_step(str(tmp_path / "missing"))
+
+
+def test_a_moved_run_directory_still_resumes(tmp_path):
+    sess, checkpointer, step, _ = saving_session(tmp_path / "here", keep=2)
+    with sess, sess.graph.as_default():
+        for s in (1, 2):
+            step.load(s, sess)
+            checkpointer.save(sess, s)
+    os.rename(tmp_path / "here", tmp_path / "there")
+    moved = str(tmp_path / "there")
+    assert latest_checkpoint(moved) == os.path.join(moved, "model.ckpt-2")
+    state = tf.train.get_checkpoint_state(moved)
+    assert list(state.all_model_checkpoint_paths) == [os.path.join(moved, "model.ckpt-1"),
+                                                      os.path.join(moved, "model.ckpt-2")]

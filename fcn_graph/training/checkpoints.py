@@ -59,8 +59,10 @@ class Checkpointer:
         with quiet_tensorflow_logger():
             # Its deprecation notice points at CheckpointManager, which has no
             # way to check a checkpoint before the state file names it.
+            # Names relative to the directory, so a moved or copied run still resumes.
             tf.compat.v1.train.update_checkpoint_state(
-                self.directory, prefix, all_model_checkpoint_paths=kept[-self.keep:])
+                self.directory, os.path.basename(prefix),
+                all_model_checkpoint_paths=[os.path.basename(p) for p in kept[-self.keep:]])
         for old in kept[:-self.keep]:
             for path in tf.io.gfile.glob(glob_escape(old) + ".*"):
                 tf.io.gfile.remove(path)
