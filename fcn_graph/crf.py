@@ -45,7 +45,8 @@ def check_inputs(image_uint8, probs):
             not np.allclose(probs.sum(-1), 1.0, atol=1e-3):
         raise ValueError("crf.refine needs probabilities (finite, >= 0, summing to 1 over "
                          "classes); apply a softmax to the logits first")
-    return np.ascontiguousarray(image), probs
+    # A copy: pydensecrf needs a writable buffer, and PIL-backed arrays are read-only.
+    return np.array(image, order="C", copy=True), probs
 
 
 def refine(image_uint8, probs, iterations=5, gaussian_sxy=3, gaussian_compat=3,

@@ -88,3 +88,12 @@ def test_missing_backend_says_how_to_install(monkeypatch):
     image, _, probs = box_scene()
     with pytest.raises(ImportError, match=r"fcn-graph\[crf\]"):
         crf.refine(image, probs)
+
+
+@needs_backend
+def test_read_only_image_as_pil_gives_it():
+    # np.asarray(PIL image) is read-only; pydensecrf wants a writable buffer.
+    image, _, probs = box_scene()
+    frozen = image.copy()
+    frozen.setflags(write=False)
+    np.testing.assert_allclose(crf.refine(frozen, probs), crf.refine(image, probs), atol=1e-6)
