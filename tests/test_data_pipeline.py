@@ -6,7 +6,7 @@ import tensorflow as tf
 from PIL import Image
 
 import data_fixtures as fx
-from fcn_graph.data import DataError, get_dataset, make_dataset
+from fcn_graph.data import DataError, get_dataset, make_dataset, save_label_png, voc_palette
 from fcn_graph.data.tfrecord import write_tfrecords
 
 v1 = tf.compat.v1
@@ -177,3 +177,28 @@ def test_tfrecord_order_is_seeded_and_skip_resumes(tmp_path):
     full = names(take(source, "train", 9, seed=3, tfrecord_pattern=pattern))
     assert full == names(take(source, "train", 9, seed=3, tfrecord_pattern=pattern))
     assert names(take(source, "train", 4, seed=3, skip=5, tfrecord_pattern=pattern)) == full[5:9]
+
+
+def test_random_scale_of_a_resized_source_delivers_varying_sizes(tmp_path):
+    source = get_dataset("cityscapes", fx.write_cityscapes(str(tmp_path)), size=(4, 10))
+    batches = take(source, "train", 6, seed=1, augment=True)
+    assert len({b["label"].shape for b in batches}) > 1
+    for batch in batches:
+        assert batch["image"].shape[1:3] == batch["label"].shape[1:]
+    with pytest.raises(DataError, match="random scaling.*crop_size"):
+        make_dataset(source, "train", batch_size=2, augment=True)
+    batch = take(source, "train", 1, batch_size=2, seed=1, augment=True, crop_size=(4, 10))[0]
+    assert batch["label"].shape == (2, 4, 10)
+
+
+@pytest.mark.parametrize("encoding", ["palette", "16-bit"])
+def test_table_mapped_labels_keep_their_stored_values_in_any_png_encoding(tmp_path, encoding):
+    source = get_dataset("ade20k", fx.write_ade20k(str(tmp_path)))
+    label = source.examples("train")[0][1]
+    values = fx.stripes([0, 1, 150])
+    if encoding == "palette":
+        save_label_png(label, values, voc_palette())
+    else:
+        Image.fromarray(values.astype(np.uint16)).save(label)
+    batch = take(source, "train", 1, shuffle=False)[0]
+    np.testing.assert_array_equal(batch["label"][0], fx.EXPECTED["ade20k"])

@@ -28,6 +28,11 @@ class Augmentation:
     flip: bool = True
     scale_range: tuple = (0.5, 2.0)
 
+    @property
+    def scales(self):
+        """Whether examples are resized at random (their delivered size then varies)."""
+        return tuple(self.scale_range) != (1.0, 1.0)
+
     @classmethod
     def of(cls, augment):
         """None/False -> None; True -> defaults; a dict -> its fields; an Augmentation as is."""
@@ -55,9 +60,11 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
     fixed-size examples.
     """
     augmentation = Augmentation.of(augment)
-    if batch_size > 1 and crop_size is None and source.fixed_size is None:
-        raise DataError(f"batch_size={batch_size} needs examples of one size, but {source.name!r} "
-                        f"examples vary in size; pass crop_size=(height, width) or use batch_size=1")
+    scales = augmentation is not None and augmentation.scales
+    if batch_size > 1 and crop_size is None and (source.fixed_size is None or scales):
+        why = "random scaling changes their sizes" if scales else f"{source.name!r} examples vary in size"
+        raise DataError(f"batch_size={batch_size} needs examples of one size, but {why}; "
+                        f"pass crop_size=(height, width) or use batch_size=1")
     if skip < 0:
         raise ValueError(f"skip must be >= 0, got {skip}")
     if seed is None:
@@ -108,18 +115,36 @@ def example_order(num_examples, shuffle, seed, repeat, skip):
     return epochs.flat_map(epoch_order).skip(skip - first_epoch * num_examples)
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_8bit_grayscale_png(contents):
+    """From the IHDR header: bytes 24 and 25 of a PNG are its bit depth and colour type (0 = grayscale)."""
+    header = tf.strings.join([tf.strings.substr(contents, 0, 26), tf.constant(b"\0" * 26)])
+    return tf.logical_and(tf.equal(tf.strings.substr(header, 0, 8), PNG_SIGNATURE),
+                          tf.equal(tf.strings.substr(header, 24, 2), b"\x08\x00"))
+
+
 def _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls):
     image_paths = tf.constant([e[0] for e in examples])
     label_paths = tf.constant([e[1] for e in examples])
     names = tf.constant([e[2] for e in examples])
     lut = source.label_lut()
 
-    def read_label(path):
-        if lut is not None:
-            values = tf.io.decode_png(tf.io.read_file(path), channels=1)[:, :, 0]
-            return tf.gather(tf.constant(lut), tf.cast(values, tf.int32))
+    def read_label_in_python(path):
         label = tf.numpy_function(lambda p: source.read_label(p.decode()), [path], tf.uint8, stateful=False)
         return tf.ensure_shape(label, [None, None])
+
+    def read_label(path):
+        if lut is None:
+            return read_label_in_python(path)
+        contents = tf.io.read_file(path)
+        # TF decodes a palette PNG to colours and scales 16-bit values down, losing the
+        # stored class values; only 8-bit grayscale PNGs take the TF path.
+        return tf.cond(is_8bit_grayscale_png(contents),
+                       lambda: tf.gather(tf.constant(lut), tf.cast(tf.io.decode_png(contents, channels=1)[:, :, 0],
+                                                                   tf.int32)),
+                       lambda: read_label_in_python(path))
 
     def decode(position, index):
         image_path, label_path = image_paths[index], label_paths[index]
@@ -150,15 +175,15 @@ def _prepare(image, label, resize_to, augmentation, crop_size, pad_color, seed, 
             flip = tf.random.stateless_uniform([], seed=seeds[0]) < 0.5
             image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
             label = tf.cond(flip, lambda: tf.reverse(label, [1]), lambda: label)
-        low, high = augmentation.scale_range
-        if (low, high) != (1.0, 1.0):
+        if augmentation.scales:
+            low, high = augmentation.scale_range
             scale = tf.random.stateless_uniform([], seed=seeds[1], minval=low, maxval=high)
             size = tf.cast(tf.round(tf.cast(tf.shape(label), tf.float32) * scale), tf.int32)
             image, label = _resize(image, label, tf.maximum(size, 1), antialias=False)
     if crop_size is not None:
         image, label = _pad_and_crop(image, label, crop_size, pad_color,
                                      seeds[2:] if augmentation is not None else None)
-    fixed = crop_size or resize_to
+    fixed = crop_size or (None if augmentation is not None and augmentation.scales else resize_to)
     if fixed is not None:
         image = tf.ensure_shape(image, [fixed[0], fixed[1], 3])
         label = tf.ensure_shape(label, [fixed[0], fixed[1]])
