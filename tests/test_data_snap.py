@@ -42,3 +42,13 @@ def test_size_mismatch_is_refused():
     image, truth = two_region_image()
     with pytest.raises(ValueError, match="differ in size"):
         snap_to_edges(image[:10], truth)
+
+
+@pytest.mark.parametrize("margin", [1, 2, 5])
+def test_boundary_band_reaches_margin_pixels_each_side(margin):
+    mask = np.zeros((3, 20), np.uint8)
+    mask[:, 10:] = 1
+    band = boundary_band(mask, margin)
+    expected = np.zeros(20, bool)
+    expected[10 - margin:10 + margin] = True
+    np.testing.assert_array_equal(band, np.broadcast_to(expected, mask.shape))

@@ -18,7 +18,10 @@ def boundary_band(mask, margin):
     edges[1:] |= mask[:-1] != mask[1:]
     edges[:, :-1] |= mask[:, :-1] != mask[:, 1:]
     edges[:, 1:] |= mask[:, :-1] != mask[:, 1:]
-    return ndimage.binary_dilation(edges, iterations=margin) if margin > 1 else edges
+    if margin < 1:
+        return np.zeros(mask.shape, bool)
+    # The edge pixels are the first pixel on each side; each dilation adds one more.
+    return ndimage.binary_dilation(edges, iterations=margin - 1) if margin > 1 else edges
 
 
 def snap_to_edges(image, mask, margin=10, beta=200):
