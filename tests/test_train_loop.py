@@ -207,3 +207,11 @@ def test_two_towers_give_the_loss_and_update_of_one(data_dir, tmp_path):
                                    rtol=1e-4, atol=1e-7)
     with pytest.raises(ValueError, match="does not split evenly over 3 towers"):
         train(tiny(data_dir, tmp_path / "three", max_steps=1, towers=3))
+
+
+def test_resume_without_a_seed_replays_the_recorded_one(data_dir, tmp_path):
+    """A drawn seed is what orders the data: a resumed run must reuse it, not draw again."""
+    head = train(tiny(data_dir, tmp_path, max_steps=1, seed=None))
+    tail = train(tiny(data_dir, tmp_path, max_steps=2, seed=None, resume=True))
+    assert tail["config"].seed == head["config"].seed
+    assert load_run_config(str(tmp_path))["seed"] == head["config"].seed

@@ -19,8 +19,8 @@ import tensorflow as tf
 
 from fcn_graph.data import get_dataset, make_dataset
 from fcn_graph.training.checkpoints import Checkpointer, checkpoint_step, latest_checkpoint
-from fcn_graph.training.config import (CHECKPOINT_DIR, model_options, run_record,
-                                       write_run_config)
+from fcn_graph.training.config import (CHECKPOINT_DIR, CONFIG_FILE, load_run_config,
+                                       model_options, run_record, write_run_config)
 from fcn_graph.training.determinism import op_determinism
 from fcn_graph.training.guards import (TrainingError, all_finite_op, check_loss, check_weights,
                                        is_label_range_error, labels_out_of_range)
@@ -158,6 +158,8 @@ def evaluate(sess, training, writer, step, source, config):
 
 def prepare(config):
     """Resolve the configuration and the dataset; find the checkpoint to resume from."""
+    if config.resume and config.seed is None and config.run_dir:
+        config = dataclasses.replace(config, seed=recorded_seed(config.run_dir))
     config = config.resolved()
     source = get_dataset(config.dataset, config.data_dir, **config.dataset_options)
     if config.num_classes is None:
@@ -171,6 +173,13 @@ def prepare(config):
         raise ValueError(f"{config.run_dir} already holds checkpoints (latest {latest}); pass "
                          "--resume to continue that run or choose another --run-dir")
     return config, source, checkpoint_dir, (latest if config.resume else None)
+
+
+def recorded_seed(run_dir):
+    """The seed in `run_dir`'s config.json (None without one): it fixed the data order."""
+    if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
+        return None
+    return load_run_config(run_dir).get("seed")
 
 
 def train(config, stream=None, on_evaluation=None):
