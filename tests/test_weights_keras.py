@@ -120,3 +120,14 @@ def test_keras2_legacy_h5_with_top(tmp_path):
     weights = load_weights(path, arch="vgg16")
     assert weights.layers["fc6"][0].shape == (7, 7, 512, 4096)
     assert_matches_model(weights, model)
+
+
+def test_keras3_whole_model_h5(tmp_path):
+    """Keras 3's legacy `model.save('x.h5')` names weights 'block1_conv1/kernel', without ':0'."""
+    model = he_scaled(keras.applications.VGG16(weights=None, include_top=False,
+                                               input_shape=(32, 32, 3)))
+    path = tmp_path / "vgg16_notop.h5"
+    model.save(path)
+    weights = load_weights(path, arch="vgg16")
+    assert weights.source == "keras2 h5"
+    assert_matches_model(weights, model)

@@ -30,8 +30,9 @@ def decode(value):
 
 
 def is_kernel(weight_name):
-    # 'block1_conv1/kernel:0' (Keras 2) or 'block1_conv1_W_1:0' (Keras 1 era files)
-    return re.search(r"(kernel|_W)(_\d+)?:\d+$", weight_name) is not None
+    # 'block1_conv1/kernel:0' (Keras 2), 'block1_conv1/kernel' (Keras 3 `model.save('x.h5')`)
+    # or 'block1_conv1_W_1:0' (Keras 1 era files)
+    return re.search(r"(kernel|_W)(_\d+)?(:\d+)?$", weight_name) is not None
 
 
 def keras2_layers(path, root):
