@@ -123,3 +123,31 @@ def test_shipped_astronaut_mask_is_the_polygon_snapped_to_edges():
     # The iterative solver may settle a handful of tie pixels differently elsewhere.
     assert (snapped != shipped).mean() < 1e-3
     assert (polygon != shipped).sum() > 100  # snapping did move the boundary
+
+
+def test_cli_reports_bad_inputs_as_errors_naming_the_file(tmp_path, capsys):
+    annotation = _write(tmp_path / "a.json", json.dumps({
+        "shapes": [{"label": "road", "points": [[0, 0], [2, 0], [2, 2], [0, 2]]}],
+        "imageHeight": 2, "imageWidth": 3}))
+    bad_classes = _write(tmp_path / "classes.json", "{not json")
+    out = str(tmp_path / "out")
+    assert main(["data", "polygons", annotation, "--classes", bad_classes, "--out-dir", out]) == 2
+    assert "classes.json" in capsys.readouterr().err
+    classes = _write(tmp_path / "classes.txt", "background\nroad\n")
+    assert main(["data", "polygons", annotation, "--classes", classes, "--out-dir", out,
+                 "--background", "256"]) == 2
+    assert "--background" in capsys.readouterr().err
+    _write(tmp_path / "a.png", "not an image")
+    assert main(["data", "polygons", annotation, "--classes", classes, "--out-dir", out,
+                 "--snap-to-edges", "2"]) == 2
+    assert "a.png" in capsys.readouterr().err
+
+
+def test_coco_rle_whose_counts_do_not_fill_the_image_is_refused(tmp_path):
+    coco = _write(tmp_path / "rle.json", json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "height": 2, "width": 3}],
+        "categories": [{"id": 1, "name": "x"}],
+        "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "iscrowd": 1,
+                         "segmentation": {"size": [2, 3], "counts": [1, 2]}}]}))
+    with pytest.raises(DataError, match="rle.json.*annotation 7.*3 of 6 pixels"):
+        annotations_to_masks(coco)

@@ -2,10 +2,8 @@
 import os
 import sys
 
-import numpy as np
-from PIL import Image
-
 from fcn_graph.data import DataError, available_datasets, get_dataset, parse_options, voc_palette
+from fcn_graph.data.labels import read_image_rgb
 from fcn_graph.data.registry import dataset_class, parse_option
 
 
@@ -120,7 +118,7 @@ def read_image_for(image_dir, name):
     for extension in (".png", ".jpg", ".jpeg"):
         path = os.path.join(image_dir, name + extension)
         if os.path.isfile(path):
-            return np.asarray(Image.open(path).convert("RGB"))
+            return read_image_rgb(path)
     raise DataError(f"no image {name}.png/.jpg in {image_dir} to snap its mask to; pass --image-dir")
 
 
@@ -128,6 +126,8 @@ def run_polygons(args):
     from fcn_graph.data.colors import save_label_png
     from fcn_graph.data.polygons import annotations_to_masks, rasterize, read_class_map
     from fcn_graph.data.snap import snap_to_edges
+    if not 0 <= args.background <= 255:
+        raise DataError(f"--background {args.background} is not a label value 0..255")
     if args.classes in available_datasets():
         names = dataset_class(args.classes).class_names
         if not names:

@@ -111,7 +111,8 @@ def read_coco(path):
         segmentation = ann["segmentation"]
         label = categories[ann["category_id"]]
         if isinstance(segmentation, dict):
-            result[name][2].append((label, _decode_rle(segmentation, height, width, path)))
+            where = f"{path}: annotation {ann.get('id')}"
+            result[name][2].append((label, _decode_rle(segmentation, height, width, where)))
         else:
             for flat in segmentation:
                 points = np.asarray(flat, np.float64).reshape(-1, 2) - 0.5
@@ -119,11 +120,14 @@ def read_coco(path):
     return result
 
 
-def _decode_rle(rle, height, width, path):
+def _decode_rle(rle, height, width, where):
     counts = rle.get("counts")
     if not isinstance(counts, list):
-        raise DataError(f"{path}: compressed RLE masks are not supported; export the annotations "
+        raise DataError(f"{where}: compressed RLE masks are not supported; export the annotations "
                         f"as polygons or uncompressed RLE")
+    if sum(counts) != height * width:
+        raise DataError(f"{where}: RLE counts cover {sum(counts)} of {height * width} pixels "
+                        f"of its {width}x{height} image; the mask belongs to another image size")
     flat = np.zeros(height * width, bool)
     position = 0
     for run, count in enumerate(counts):
@@ -151,7 +155,10 @@ def read_class_map(path):
     with open(path) as f:
         text = f.read()
     if path.endswith(".json"):
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise DataError(f"class map {path} is not valid JSON ({err})") from err
         mapping = {name: i for i, name in enumerate(data)} if isinstance(data, list) else dict(data)
     else:
         mapping = {line.strip(): i for i, line in enumerate(l for l in text.splitlines() if l.strip())}
