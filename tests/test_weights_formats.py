@@ -79,6 +79,26 @@ def test_matconvnet_without_mean_is_refused(tmp_path):
         load_weights(path)
 
 
+
+@pytest.mark.parametrize("params", ["kernel and empty bias", "kernel only"])
+def test_matconvnet_layer_without_bias(tmp_path, params):
+    """MatConvNet writes a bias-less layer as weights = {kernel, []} or {kernel}."""
+    original = random_weights("vgg16", width=WIDTH, seed=3)
+    kernel = np.random.default_rng(3).standard_normal((4, 4, 3, 3)).astype(np.float32)
+    cell = mat_cell(kernel, np.zeros((0, 0))) if params == "kernel and empty bias" \
+        else mat_cell(kernel)
+    upscore = mat_struct(name="upscore", type="convt", weights=cell)
+    entries = list(matconvnet_layers(original, "meta").reshape(-1)) + [upscore]
+    path = tmp_path / "nobias.mat"
+    scipy.io.savemat(path, {"layers": mat_cell(*entries),
+                            "normalization": mat_struct(averageImage=np.ones((1, 3)))})
+
+    loaded = load_weights(path)
+
+    assert np.array_equal(loaded.layers["upscore"][0], kernel)
+    assert loaded.layers["upscore"][1] is None
+    assert loaded.mismatches(original) == ["upscore"]
+
 # --- TF-slim: tf.compat.v1.train.Saver with vgg_16/... names -------------------------------
 
 def slim_name(arch, layer):

@@ -38,12 +38,15 @@ def field(struct, name):
 def kernel_and_bias(path, name, layer):
     params = field(layer, "weights")
     if params is not None:
-        cells = np.asarray(params, dtype=object).reshape(-1)
-        if cells.size > 2:
-            raise WeightsError(f"{path}: layer {name} has {cells.size} weight arrays, "
+        if isinstance(params, np.ndarray) and params.dtype != object:
+            cells = [params]  # a 1x1 cell {kernel}, unwrapped down to the kernel itself
+        else:
+            cells = list(np.asarray(params, dtype=object).reshape(-1))
+        if len(cells) > 2:
+            raise WeightsError(f"{path}: layer {name} has {len(cells)} weight arrays, "
                                f"expected {{kernel, bias}}")
-        kernel = cells[0] if cells.size else None
-        bias = cells[1] if cells.size == 2 else None
+        kernel = cells[0] if cells else None
+        bias = cells[1] if len(cells) == 2 else None
     else:
         kernel, bias = field(layer, "filters"), field(layer, "biases")
     if kernel is None or np.asarray(kernel).size == 0:  # ReLU, pooling: no parameters
@@ -51,7 +54,9 @@ def kernel_and_bias(path, name, layer):
     kernel = np.asarray(kernel)
     # MATLAB drops trailing singleton dimensions (a single output map makes a 3-D array).
     kernel = kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
-    return kernel, (None if bias is None else np.asarray(bias).reshape(-1))
+    # A layer without bias term stores an empty array in the bias slot.
+    bias = None if bias is None or np.asarray(bias).size == 0 else np.asarray(bias).reshape(-1)
+    return kernel, bias
 
 
 def average_pixel(path, data):
