@@ -31,7 +31,7 @@ def test_bench_prints_every_field_and_matches_pytorch(tmp_path, capsys):
     printed = capsys.readouterr().out
     for field in ("forward ms", "forward GFLOP/s", "forward peak MiB", "train step ms",
                   "train GFLOP/s", "train peak MiB", "TF/PyTorch", "max |logits TF - PyTorch|",
-                  "analytic", "kept: plain"):
+                  "analytic", "kept: plain", "PyTorch ran on"):
         assert field in printed
     report = json.loads(out.read_text())
     assert report["flops_train"] == 3 * report["flops_forward"] > 0
@@ -39,6 +39,8 @@ def test_bench_prints_every_field_and_matches_pytorch(tmp_path, capsys):
         figures = report[framework]
         assert figures["forward_s"] > 0 and figures["train_s"] > 0
         assert np.isfinite(figures["train_gflops_per_s"])
+    import torch
+    assert report["torch"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     # Same weights, same inputs: the two renderings agree to float32 rounding.
     assert report["logit_scale"] > 1.0
     assert report["max_abs_logit_difference"] < 1e-4 * report["logit_scale"]

@@ -81,7 +81,7 @@ def torch_figures(options, weights, images, labels):
     baseline = resident_bytes()
     net = TorchFCN(options.model, options.backbone, weights)
     logits = net.logits_nhwc(images)
-    figures = {}
+    figures = {"device": net.device}
     figures["forward_s"], figures["forward_peak_mib"] = timed(net.forward_call(images), options,
                                                               baseline)
     figures["train_s"], figures["train_peak_mib"] = timed(net.step_call(images, labels), options,
@@ -148,6 +148,8 @@ def format_report(report):
         f"{name} {1000 * tf_figures[f'train_{name}_s']:.1f} ms" for name in steps)
         + f" (kept: {tf_figures['train_kept']})")
     if torch_figures:
+        lines.append(f"PyTorch ran on {torch_figures['device']}; peak memory is host memory "
+                     f"(resident size) only")
         lines.append(f"max |logits TF - PyTorch| = {report['max_abs_logit_difference']:.3g} "
                      f"(logits up to {report['logit_scale']:.3g})")
     return "\n".join(lines)

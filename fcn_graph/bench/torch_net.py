@@ -43,15 +43,19 @@ class TorchFCN:
 
     def __init__(self, variant, arch, tf_values, channel_order="BGR", mean=BGR_MEAN):
         self.torch = import_torch()
+        # On the GPU when there is one, as TensorFlow places its graph there too;
+        # a GPU graph timed against a CPU rendering would compare devices, not frameworks.
+        self.device = "cuda" if self.torch.cuda.is_available() else "cpu"
         self.head = HEADS[variant]
         self.arch = arch
         self.flip = channel_order == "BGR"
-        self.mean = self.torch.tensor(mean, dtype=self.torch.float32).view(1, 3, 1, 1)
+        self.mean = self.torch.tensor(mean, dtype=self.torch.float32,
+                                      device=self.device).view(1, 3, 1, 1)
         self.params = {}
         for name, value in tf_values.items():
             if value.ndim == 4:  # TF (kh, kw, in, out) / transpose (kh, kw, out, in)
                 value = value.transpose(3, 2, 0, 1)
-            self.params[name] = self.torch.from_numpy(np.ascontiguousarray(value))
+            self.params[name] = self.torch.from_numpy(np.ascontiguousarray(value)).to(self.device)
         self.trainable = [tensor for name, tensor in self.params.items() if "upscore" not in name]
         for tensor in self.trainable:
             tensor.requires_grad_(True)
@@ -92,17 +96,25 @@ class TorchFCN:
         return self.crop(self.up(score, final, stride), final_crop,
                          images_nhwc.permute(0, 3, 1, 2))
 
+    def synchronize(self):
+        """Wait for queued GPU work, so a timed call ends when its result exists."""
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
     def forward_call(self, images):
-        images = self.torch.from_numpy(images)
+        images = self.torch.from_numpy(images).to(self.device)
 
         def forward():
             with self.torch.no_grad():
-                return self(images)
+                logits = self(images)
+            self.synchronize()
+            return logits
         return forward
 
     def step_call(self, images, labels):
         """A momentum-SGD step on the summed cross-entropy with void = 255, as the TF step."""
-        images, labels = self.torch.from_numpy(images), self.torch.from_numpy(labels).long()
+        images = self.torch.from_numpy(images).to(self.device)
+        labels = self.torch.from_numpy(labels).long().to(self.device)
         optimizer = self.torch.optim.SGD(self.trainable, lr=LEARNING_RATE, momentum=MOMENTUM)
 
         def step():
@@ -111,7 +123,8 @@ class TorchFCN:
                                                           ignore_index=255, reduction="sum")
             loss.backward()
             optimizer.step()
+            self.synchronize()
         return step
 
     def logits_nhwc(self, images):
-        return self.forward_call(images)().permute(0, 2, 3, 1).numpy()
+        return self.forward_call(images)().permute(0, 2, 3, 1).cpu().numpy()
