@@ -215,3 +215,17 @@ def test_resume_without_a_seed_replays_the_recorded_one(data_dir, tmp_path):
     tail = train(tiny(data_dir, tmp_path, max_steps=2, seed=None, resume=True))
     assert tail["config"].seed == head["config"].seed
     assert load_run_config(str(tmp_path))["seed"] == head["config"].seed
+
+
+def test_the_finiteness_check_covers_optimizer_slots(data_dir, tmp_path):
+    """An inf Adam second moment freezes its weight at a finite value: it must not be saved."""
+    from fcn_graph.training.loop import build_training_graph, prepare
+    config, source, _, _ = prepare(tiny(data_dir, tmp_path, optimizer="adam"))
+    training = build_training_graph(config, source, None, 0)
+    with tf.compat.v1.Session(graph=training.graph) as sess:
+        sess.run(training.initializers)
+        assert sess.run(training.weights_finite)
+        slot = next(v for v in training.graph.get_collection("variables")
+                    if v.op.name.endswith("score_fr/weights/Adam_1"))
+        slot.load(np.full(slot.shape, np.inf, np.float32), sess)
+        assert not sess.run(training.weights_finite)

@@ -25,11 +25,12 @@ def check_loss(loss, step, config, last_checkpoint):
 
 
 def check_weights(finite, step, config, last_checkpoint):
-    """Raise TrainingError, saving nothing, when an update left NaN or infinite weights."""
+    """Raise TrainingError, saving nothing, when an update left NaN or infinite variables."""
     if not finite:
         raise TrainingError(
-            f"some weights became NaN or infinite at step {step}; nothing was saved. Likely "
-            f"cause: {learning_rate_advice(config)}. " + resume_hint(last_checkpoint))
+            f"some weights or optimizer slots became NaN or infinite at step {step}; nothing "
+            f"was saved. Likely cause: {learning_rate_advice(config)}. "
+            + resume_hint(last_checkpoint))
 
 
 def learning_rate_advice(config):

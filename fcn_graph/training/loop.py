@@ -102,7 +102,8 @@ def build_training_graph(config, source, weights, start_step):
             graph=graph, data_loss=data_loss, update=update, global_step=global_step,
             validation=validation,
             saver=v1.train.Saver(model_variables, max_to_keep=None, save_relative_paths=True),
-            weights_finite=all_finite_op(v1.trainable_variables()),
+            # Slots too: an inf Adam moment leaves its weight finite but frozen.
+            weights_finite=all_finite_op([v for v in model_variables if v.dtype.is_floating]),
             histograms=histogram_op(update.gradients) if config.histograms else None,
             convention=(graph.get_tensor_by_name("preprocess/channel_order:0"),
                         graph.get_tensor_by_name("preprocess/mean:0")),
