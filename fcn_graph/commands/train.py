@@ -18,8 +18,10 @@ Two recipes, picked by --optimizer; options left unset follow the recipe:
   sgd             the reference Caffe solver: summed loss, fixed lr (1e-10
                   FCN-32s, 1e-12 FCN-16s, 1e-14 FCN-8s, 1e-10 at-once),
                   momentum 0.99, weight decay 5e-4 on weights only, biases
-                  at twice the learning rate, batch 1. The paper's variant:
-                  --accumulate 20 --momentum 0.9.
+                  at twice the learning rate. Its rates assume the reference's
+                  batch of one whole image: add --batch-size 1 --crop-size none
+                  (scripts/voc_*.py set all of this). The CVPR paper's variant:
+                  --accumulate 20 --momentum 0.9 --lr 1e-4.
 
 The global step counts applied updates; each consumes
 batch-size x accumulate images. Checkpoints go to RUN_DIR/checkpoints,
