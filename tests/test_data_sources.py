@@ -183,3 +183,10 @@ def test_single_image_ships_the_cat_with_voc_ids():
     assert set(np.unique(mask)) == {0, 8} and source.class_names[8] == "cat"
     assert 0.5 < (mask == 8).mean() < 0.9
     assert mask[150, 200] == 8 and mask[10, 440] == 0
+
+
+def test_sbd_uses_a_shipped_seg11valid_list_as_is(tmp_path):
+    source = _source("sbd", tmp_path)
+    shipped = tmp_path / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation" / "seg11valid.txt"
+    shipped.write_text("2007_000004\n2007_000001\n")
+    assert [n for _, _, n in source.examples("val")] == ["2007_000004", "2007_000001"]

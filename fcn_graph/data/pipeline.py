@@ -56,8 +56,8 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
 
     crop_size: (height, width); examples are padded (image with `pad_color`,
     label with the ignore label) and cropped to it: at random when augmenting,
-    centred otherwise. Batches larger than one need a crop size or a source of
-    fixed-size examples.
+    centred otherwise. Batches larger than one need a crop size, or a source of
+    fixed-size examples and no random scaling.
     """
     augmentation = Augmentation.of(augment)
     scales = augmentation is not None and augmentation.scales
