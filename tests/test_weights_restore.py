@@ -160,3 +160,22 @@ def test_full_width_fcn8s_graphdef_stays_small():
     assert len(report) == 15
     assert sess.graph.as_graph_def().ByteSize() < 1 << 20
     assert np.array_equal(value(sess, "fc6/weights"), weights.layers["fc6"][0])
+
+
+def test_backbone_layer_without_graph_variable_is_named():
+    """A hand-built graph without fc6/fc7 variables: the layer is named, not an AttributeError."""
+    from fcn_graph.convention import apply_input_convention
+    weights = random_weights("vgg16", width=WIDTH)
+    graph = tf.Graph()
+    with graph.as_default():
+        apply_input_convention(tf.compat.v1.placeholder(tf.float32, [1, 8, 8, 3]), weights)
+        for name in weights.backbone_layers():
+            if not name.startswith("fc"):
+                kernel, bias = weights.layers[name]
+                tf.compat.v1.get_variable(f"{name}/weights", kernel.shape)
+                tf.compat.v1.get_variable(f"{name}/biases", bias.shape)
+        init = tf.compat.v1.global_variables_initializer()
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(init)
+        with pytest.raises(WeightsError, match=r"layer fc6 is part of the vgg16 backbone but the graph has no fc6/weights variable"):
+            restore_backbone(sess, weights)

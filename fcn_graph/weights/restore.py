@@ -114,6 +114,10 @@ def restore_backbone(sess, weights, scope=None, strict=False, include_head=False
         if not wanted:
             unused.append(layer)
             continue
+        if kernel_var is None:
+            raise WeightsError(f"{weights.path}: layer {layer} is part of the {arch} backbone "
+                               f"but the graph has no {prefix}{layer}/weights variable; build "
+                               f"the network with build_fcn/build_vgg")
         assignments.append((kernel_var, checked_value(weights, layer, kernel_var, kernel,
                                                       "weights")))
         if bias_var is not None:
