@@ -63,3 +63,8 @@ def test_list_generate_and_to_tfrecord_commands(tmp_path, capsys):
     assert main(["data", "to-tfrecord", "--dataset", "synthetic", "--data-dir", out_dir, "--option", "size=24x16",
                  "--option", "num_train=3", "--option", "num_val=1", "--out-dir", str(tmp_path / "rec")]) == 0
     assert sorted(os.listdir(tmp_path / "rec")) == ["train-00000-of-00001.tfrecord", "val-00000-of-00001.tfrecord"]
+
+
+def test_generate_names_a_malformed_size(tmp_path, capsys):
+    assert main(["data", "generate", "--data-dir", str(tmp_path), "--size", "abc"]) == 2
+    assert "--size 'abc' is not WIDTHxHEIGHT" in capsys.readouterr().err

@@ -84,6 +84,8 @@ def run_list(args):
 
 def run_generate(args):
     _, size = parse_option(f"size={args.size}")
+    if not isinstance(size, tuple):
+        raise DataError(f"--size {args.size!r} is not WIDTHxHEIGHT (e.g. 128x96)")
     source = get_dataset("synthetic", args.data_dir, size=size, num_train=args.num_train,
                          num_val=args.num_val, seed=args.seed)
     for split in source.splits:
