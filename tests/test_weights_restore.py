@@ -177,5 +177,6 @@ def test_backbone_layer_without_graph_variable_is_named():
         init = tf.compat.v1.global_variables_initializer()
     with tf.compat.v1.Session(graph=graph) as sess:
         sess.run(init)
-        with pytest.raises(WeightsError, match=r"layer fc6 is part of the vgg16 backbone but the graph has no fc6/weights variable"):
+        with pytest.raises(WeightsError, match=r"layer fc6 is part of the vgg16 backbone but "
+                                               r"the graph has no fc6/weights variable"):
             restore_backbone(sess, weights)
