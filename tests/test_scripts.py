@@ -32,7 +32,8 @@ def test_every_recipe_has_a_script_and_a_readme_section():
     readme = open(os.path.join(SCRIPTS, "README.md")).read()
     for name in list(RECIPES) + ["voc_eval_caffe_model"]:
         assert os.path.isfile(os.path.join(SCRIPTS, f"{name}.py"))
-        assert f"`{name}`" in readme or f"`{name}`," in readme or name in readme
+        assert any(line.startswith("## ") and f"`{name}`" in line
+                   for line in readme.splitlines()), name
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
@@ -59,6 +60,22 @@ def test_the_reference_solver_and_its_adam_variant_are_data():
     smoke = config_for(spec, parser.parse_args(["--smoke", "--adam"]))
     assert smoke.max_steps == 2 and smoke.width == 1 / 16 and smoke.optimizer == "adam"
     assert RECIPES["voc_fcn8s_atonce"].config["max_steps"] == 300_000
+
+
+@pytest.mark.parametrize("name, lr, steps", [("voc_fcn32s", 1e-10, 100_000),
+                                              ("voc_fcn16s", 1e-12, 100_000),
+                                              ("voc_fcn8s", 1e-14, 100_000),
+                                              ("voc_fcn8s_atonce", 1e-10, 300_000)])
+def test_voc_recipes_are_the_published_solver(name, lr, steps):
+    spec = RECIPES[name]
+    c = config_for(spec, parser_for(spec).parse_args(["--weights", "vgg16.npy"])).resolved()
+    assert (c.optimizer, c.lr, c.lr_policy, c.momentum, c.weight_decay, c.bias_lr_mult,
+            c.loss_normalize) == ("sgd", lr, "fixed", 0.99, 5e-4, 2.0, "sum")
+    assert (c.batch_size, c.accumulate, c.crop_size, c.augment) == (1, 1, None, False)
+    assert (c.max_steps, c.eval_every, c.eval_images) == (steps, 4000, None)
+    assert (c.geometry, c.backbone, c.width, c.learn_upsampling, c.dropout_rate) == (
+        "caffe", "vgg16", 1.0, False, 0.5)
+    assert c.model == name[len("voc_"):].replace("_", "-")
 
 
 def test_a_full_run_without_a_starting_point_is_refused():
