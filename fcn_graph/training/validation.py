@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from fcn_graph.data import make_dataset
+from fcn_graph.evaluation import run_batches
 from fcn_graph.metrics import confusion_matrix, scores
 from fcn_graph.models import build_model
 
@@ -34,19 +35,15 @@ class ValidationTower:
 
     def evaluate(self, sess, keep_examples=0):
         """(scores dict, [(image uint8, label, prediction)] of the first `keep_examples` images)."""
-        sess.run(self.init_op)
         hist = np.zeros((self.num_classes, self.num_classes), np.int64)
         examples = []
-        while True:
-            try:
-                out = sess.run(self.fetches)
-            except tf.errors.OutOfRangeError:
-                break
+        for out in run_batches(sess, self.fetches, init_op=self.init_op):
             hist += confusion_matrix(out["label"], out["prediction"], self.num_classes,
                                      self.ignore_label)
             for image, label, prediction in zip(out["image"], out["label"], out["prediction"]):
                 if len(examples) < keep_examples:
-                    examples.append((np.clip(image, 0, 255).astype(np.uint8), label, prediction))
+                    examples.append((np.clip(np.round(image), 0, 255).astype(np.uint8), label,
+                                     prediction))
         if not hist.any():
             raise ValueError("the validation split delivered no labelled pixel to score")
         return scores(hist), examples
