@@ -5,9 +5,9 @@ sharing the variables, which live on the CPU where every tower can read
 them. The tower losses are combined as the loss's normalisation asks (a
 sum stays a sum; tower means are averaged, which equals the mean over the
 whole batch when the towers hold equally many valid pixels) and
-differentiated once, with every
-gradient op colocated with its forward op, so each tower's backward pass
-runs on its own device and only the gradients meet for the update.
+differentiated once, with every gradient op colocated with its forward op,
+so each tower's backward pass runs on its own device and only the
+gradients meet for the update.
 """
 import contextlib
 
