@@ -5,12 +5,16 @@ its variables are `<layer>/weights` and `<layer>/biases` under whatever
 outer scope the caller has opened: the names of the Caffe reference, which
 lets every weight source and checkpoint map one to one.
 """
+import zlib
+
 import tensorflow as tf
 
 from fcn_graph.upsampling import bilinear_initializer, kernel_size
 
 # Weights that receive weight decay; biases and fixed deconvolutions never do.
 DECAY_COLLECTION = "fcn_graph_weight_decay"
+# The counter dropout masks are drawn from, when the graph has one.
+RANDOM_STREAM_COLLECTION = "fcn_graph_random_stream"
 
 v1 = tf.compat.v1
 
@@ -53,12 +57,42 @@ def max_pool(x, name):
     return tf.nn.max_pool2d(x, ksize=2, strides=2, padding="SAME", name=name)
 
 
+def create_random_stream():
+    """A saved int64 counter that every later dropout draws its masks from.
+
+    TensorFlow's stateful generators restart with each session, so a run
+    resumed from a checkpoint would draw the masks of its first steps again.
+    Masks drawn statelessly from (layer, counter), with the counter advanced
+    once per training batch and saved with the weights, are the same whether
+    or not the run was interrupted.
+    """
+    counter = v1.get_variable("random_stream", [], tf.int64, initializer=v1.zeros_initializer(),
+                              trainable=False)
+    v1.add_to_collection(RANDOM_STREAM_COLLECTION, counter)
+    return counter
+
+
 def dropout(x, rate, is_training, name):
-    """Element-wise dropout active only when the boolean tensor `is_training` is true."""
-    with tf.name_scope(name):
+    """Element-wise dropout active only when the boolean tensor `is_training` is true.
+
+    Masks come from the graph's random stream when one was created (see
+    `create_random_stream`), else from TensorFlow's stateful generator.
+    """
+    with tf.name_scope(name) as scope:
         if not rate:
             return tf.identity(x)
-        return tf.cond(is_training, lambda: tf.nn.dropout(x, rate=rate), lambda: tf.identity(x))
+        stream = v1.get_collection(RANDOM_STREAM_COLLECTION)
+        if stream:
+            graph_seed = v1.get_default_graph().seed or 0
+            layer_seed = zlib.crc32(scope.encode()) ^ graph_seed
+            seed = tf.stack([tf.constant(layer_seed, tf.int64), stream[0].read_value()])
+
+            def drop():
+                return tf.nn.experimental.stateless_dropout(x, rate=rate, seed=seed)
+        else:
+            def drop():
+                return tf.nn.dropout(x, rate=rate)
+        return tf.cond(is_training, drop, lambda: tf.identity(x))
 
 
 def upsample(x, name, factor, output_shape=None, padding="VALID", trainable=False):

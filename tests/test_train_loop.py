@@ -30,8 +30,8 @@ def tiny(data_dir, run_dir, **overrides):
     """FCN-8s at width 1/8 on 48x48 scenes: a few seconds per run on one CPU.
 
     A fixed learning rate lets runs of different lengths share their first
-    steps (the poly policy depends on max_steps); no dropout, whose random
-    stream restarts with the process, so a resumed run can match exactly.
+    steps (the poly policy depends on max_steps); no dropout unless a test
+    asks for it.
     """
     options = dict(model="fcn8s", width=0.125, geometry="same", dropout_rate=0.0,
                    lr_policy="fixed",
@@ -57,10 +57,13 @@ def test_same_seed_gives_identical_losses_and_another_seed_does_not(data_dir, tm
     assert [s for s, _ in first["history"]] == [1, 2, 3, 4]
 
 
-def test_resume_continues_step_slots_and_data_position(data_dir, tmp_path):
-    straight = train(tiny(data_dir, tmp_path / "straight"))
-    head = train(tiny(data_dir, tmp_path / "split", max_steps=4, save_every=2))
-    tail = train(tiny(data_dir, tmp_path / "split", resume=True))
+@pytest.mark.parametrize("dropout_rate", [0.0, 0.5])
+def test_resume_continues_step_slots_and_data_position(data_dir, tmp_path, dropout_rate):
+    # With dropout, the masks come from the saved random stream, so they too continue.
+    straight = train(tiny(data_dir, tmp_path / "straight", dropout_rate=dropout_rate))
+    head = train(tiny(data_dir, tmp_path / "split", max_steps=4, save_every=2,
+                      dropout_rate=dropout_rate))
+    tail = train(tiny(data_dir, tmp_path / "split", resume=True, dropout_rate=dropout_rate))
     assert checkpoint_step(head["checkpoint"]) == 4
     assert [s for s, _ in tail["history"]] == [5, 6]
     assert losses(head) + losses(tail) == losses(straight)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fcn_graph.layers import register_decay
+from fcn_graph.layers import create_random_stream, register_decay
 from fcn_graph.training import TrainConfig
 from fcn_graph.training.optim import build_update
 
@@ -22,7 +22,7 @@ def linear_problem(config, batches=BATCHES):
         b = v1.get_variable("biases", initializer=B0)
     register_decay(w)
     data_loss = tf.reduce_sum(w * x) + 3.0 * tf.reduce_sum(b)
-    update = build_update(data_loss, config, global_step)
+    update = build_update(data_loss, config, global_step, create_random_stream())
     return update, w, b, global_step, data_loss
 
 
@@ -114,3 +114,16 @@ def test_accumulators_are_zeroed_only_after_the_update_read_them():
     assert len(applies) == 2 and len(zeroing) == 2
     for op in zeroing:
         assert set(applies) <= ancestors(op), f"{op.name} may run before the update"
+
+
+@pytest.mark.parametrize("accumulate", [1, 3])
+def test_the_random_stream_advances_once_per_batch(accumulate):
+    with tf.Graph().as_default(), v1.Session() as sess:
+        update, _, _, step, _ = linear_problem(sgd(weight_decay=0.0, accumulate=accumulate))
+        stream = v1.get_collection("fcn_graph_random_stream")[0]
+        sess.run([v1.global_variables_initializer(), v1.local_variables_initializer()])
+        for _ in range(accumulate):
+            if update.accumulate_op is not None:
+                sess.run(update.accumulate_op)
+        sess.run(update.apply_op)
+        assert sess.run(stream) == accumulate and sess.run(step) == 1

@@ -18,6 +18,7 @@ import time
 import tensorflow as tf
 
 from fcn_graph.data import get_dataset, make_dataset
+from fcn_graph.layers import create_random_stream
 from fcn_graph.training.checkpoints import Checkpointer, checkpoint_step, latest_checkpoint
 from fcn_graph.training.config import (CHECKPOINT_DIR, CONFIG_FILE, load_run_config,
                                        model_options, run_record, write_run_config)
@@ -87,9 +88,10 @@ def build_training_graph(config, source, weights, start_step):
                                tfrecord_pattern=config.tfrecords)
         batch = v1.data.make_one_shot_iterator(batches).get_next()
         options = model_options(config)
+        random_stream = create_random_stream()
         data_loss = build_tower_loss(config, batch, source, weights, options,
                                      tower_devices(config.towers))
-        update = build_update(data_loss, config, global_step)
+        update = build_update(data_loss, config, global_step, random_stream)
         validation = ValidationTower(source, config.val_split, config.num_classes, config.model,
                                      options, weights=weights, max_images=config.eval_images,
                                      seed=config.seed, tfrecord_pattern=config.val_tfrecords)

@@ -58,8 +58,12 @@ def scale_bias_gradients(grads_and_vars, multiplier):
     return [(g * multiplier if is_bias(v) else g, v) for g, v in grads_and_vars]
 
 
-def build_update(data_loss, config, global_step):
-    """Add weight decay, then the optimizer's update of every trainable variable."""
+def build_update(data_loss, config, global_step, random_stream):
+    """Add weight decay, then the optimizer's update of every trainable variable.
+
+    Every op run once per batch (the update, or the accumulation) also
+    advances `random_stream`, after the batch's dropout masks were drawn.
+    """
     with tf.name_scope("train"):
         total_loss = tf.add(data_loss, weight_decay_loss(config.weight_decay), name="total_loss")
         lr = learning_rate(config, global_step)
@@ -73,8 +77,10 @@ def build_update(data_loss, config, global_step):
         grads_and_vars = scale_bias_gradients(grads_and_vars, config.bias_lr_mult)
         if config.accumulate == 1:
             apply_op = optimizer.apply_gradients(grads_and_vars, global_step)
-            return Update(total_loss, lr, None, apply_op, grads_and_vars)
+            return Update(total_loss, lr, None, advancing(apply_op, random_stream),
+                          grads_and_vars)
         accumulate_op, averaged, sums = accumulators(grads_and_vars, config.accumulate)
+        accumulate_op = advancing(accumulate_op, random_stream)
         apply_op = optimizer.apply_gradients(averaged, global_step)
         # Zeroing ops built outside this block could run before the update
         # has read the sums; here they wait for it.
@@ -82,6 +88,13 @@ def build_update(data_loss, config, global_step):
             apply_and_reset = tf.group(*[s.assign(tf.zeros_like(s)) for s in sums],
                                        name="apply_accumulated")
         return Update(total_loss, lr, accumulate_op, apply_and_reset, averaged)
+
+
+def advancing(op, random_stream):
+    """`op`, then one step of the random stream (its reads by `op` come first)."""
+    with tf.control_dependencies([op]):
+        advance = random_stream.assign_add(1)
+    return tf.group(op, advance, name=op.name.split("/")[-1] + "_and_advance")
 
 
 def accumulators(grads_and_vars, count):
