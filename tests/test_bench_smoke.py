@@ -46,19 +46,24 @@ def test_bench_prints_every_field_and_matches_pytorch(tmp_path, capsys):
     assert report["max_abs_logit_difference"] < 1e-4 * report["logit_scale"]
 
 
-@pytest.mark.parametrize("model", ["fcn32s", "fcn8s-atonce"])
-def test_pytorch_rendering_agrees_for_other_heads(model):
-    pytest.importorskip("torch")
+def tf_rendering(model):
+    """(images, random weights, logits) of a 1/16-wide TF graph of `model` on a 37x37 image."""
     from fcn_graph.bench.tf_net import TFBench, random_batch, randomised
-    from fcn_graph.bench.torch_net import TorchFCN
     images, _ = random_batch(1, 37, 4)
     bench = TFBench(model, 4, 1, 37, 0.0625, "vgg16", xla_step=False)
     try:
         weights = randomised(bench.weights(), seed=2)
         bench.set_weights(weights)
-        tf_logits = bench.forward(images)
+        return images, weights, bench.forward(images)
     finally:
         bench.close()
+
+
+@pytest.mark.parametrize("model", ["fcn32s", "fcn8s-atonce"])
+def test_pytorch_rendering_agrees_for_other_heads(model):
+    pytest.importorskip("torch")
+    from fcn_graph.bench.torch_net import TorchFCN
+    images, weights, tf_logits = tf_rendering(model)
     torch_logits = TorchFCN(model, "vgg16", weights).logits_nhwc(images)
     assert tf_logits.shape == torch_logits.shape == (1, 37, 37, 4)
     np.testing.assert_allclose(tf_logits, torch_logits, rtol=1e-4,
@@ -87,16 +92,8 @@ def test_pytorch_rendering_keeps_its_own_reference_offsets(monkeypatch):
     # not be copied by the rendering that is meant to check it.
     pytest.importorskip("torch")
     from fcn_graph import fcn
-    from fcn_graph.bench.tf_net import TFBench, random_batch, randomised
     from fcn_graph.bench.torch_net import TorchFCN
     monkeypatch.setitem(fcn.VARIANTS, "fcn32s", fcn.Variant((), 32, 18))
-    images, _ = random_batch(1, 37, 4)
-    bench = TFBench("fcn32s", 4, 1, 37, 0.0625, "vgg16", xla_step=False)
-    try:
-        weights = randomised(bench.weights(), seed=2)
-        bench.set_weights(weights)
-        tf_logits = bench.forward(images)
-    finally:
-        bench.close()
+    images, weights, tf_logits = tf_rendering("fcn32s")
     torch_logits = TorchFCN("fcn32s", "vgg16", weights).logits_nhwc(images)
     assert np.abs(tf_logits - torch_logits).max() > 1e-3 * np.abs(tf_logits).max()

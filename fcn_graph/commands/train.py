@@ -1,7 +1,6 @@
 """`fcn-graph train`: train a segmentation network; flags mirror `TrainConfig`."""
 import argparse
 import os
-import sys
 
 DESCRIPTION = """\
 Train a segmentation network and evaluate it on the validation split.
@@ -144,15 +143,10 @@ def config_from_args(args):
 
 
 def run(args):
-    from fcn_graph.data import DataError
-    from fcn_graph.training import TrainingError, train
-    from fcn_graph.weights import WeightsError
+    # Bad settings, data or weights are reported by the CLI in one line (exit 1).
+    from fcn_graph.training import train
 
-    try:
-        result = train(config_from_args(args))
-    except (TrainingError, DataError, WeightsError, ValueError, FileNotFoundError) as err:
-        print(f"fcn-graph train: error: {err}", file=sys.stderr)
-        return 1
+    result = train(config_from_args(args))
     if result["interrupted"]:
         return 128 + int(result["interrupted"])
     return 0
