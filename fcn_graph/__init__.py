@@ -12,21 +12,38 @@
         with tf.compat.v1.Session() as sess:
             sess.run(tf.compat.v1.global_variables_initializer())
             fcn_graph.restore_backbone(sess, w)
-"""
-from fcn_graph.convention import REFERENCE_BGR_MEAN
-from fcn_graph.fcn import FCN, VARIANTS, build_fcn
-from fcn_graph.inference import predict
-from fcn_graph.losses import pixelwise_softmax_loss, weight_decay_loss
-from fcn_graph.models import build_model
-from fcn_graph.training import TrainConfig, train
-from fcn_graph.upsampling import bilinear_kernel, upsample_bilinear
-from fcn_graph.vgg import build_vgg
-from fcn_graph.weights import (RestoreReport, StagedInit, Weights, WeightsError, load_weights,
-                               restore_backbone)
 
-__all__ = [
-    "FCN", "REFERENCE_BGR_MEAN", "RestoreReport", "StagedInit", "TrainConfig", "VARIANTS",
-    "Weights", "WeightsError", "bilinear_kernel", "build_fcn", "build_model", "build_vgg",
-    "load_weights", "pixelwise_softmax_loss", "predict", "restore_backbone", "train",
-    "upsample_bilinear", "weight_decay_loss",
-]
+The names below load their module on first use, so importing a part of
+the package (the command line, `fcn_graph.testing`) costs only that part.
+"""
+import importlib
+
+# Public name -> the module that defines it.
+EXPORTS = {
+    "REFERENCE_BGR_MEAN": "fcn_graph.convention",
+    "FCN": "fcn_graph.fcn", "VARIANTS": "fcn_graph.fcn", "build_fcn": "fcn_graph.fcn",
+    "FcnGraphError": "fcn_graph.errors", "WeightsError": "fcn_graph.errors",
+    "ModelSpec": "fcn_graph.models", "build": "fcn_graph.models",
+    "predict": "fcn_graph.inference",
+    "pixelwise_softmax_loss": "fcn_graph.losses", "weight_decay_loss": "fcn_graph.losses",
+    "RunRecord": "fcn_graph.rundir", "load_record": "fcn_graph.rundir",
+    "TrainConfig": "fcn_graph.training", "train": "fcn_graph.training",
+    "StagedInit": "fcn_graph.training.staged",
+    "bilinear_kernel": "fcn_graph.upsampling", "upsample_bilinear": "fcn_graph.upsampling",
+    "build_vgg": "fcn_graph.vgg",
+    "RestoreReport": "fcn_graph.weights", "Weights": "fcn_graph.weights",
+    "load_weights": "fcn_graph.weights", "restore_backbone": "fcn_graph.weights",
+}
+__all__ = sorted(EXPORTS)
+
+
+def __getattr__(name):
+    if name not in EXPORTS:
+        raise AttributeError(f"module 'fcn_graph' has no attribute {name!r}")
+    value = getattr(importlib.import_module(EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(EXPORTS))

@@ -2,28 +2,30 @@
 
 Each module in `fcn_graph.commands` owns one sub-command and exposes
 `register(subparsers)`, which adds its parser and sets `func(args) -> int`.
-Modules are discovered, so adding a command never edits this file.
+
+Errors: every error a user can cause is an `FcnGraphError`; it is printed
+as one line naming the command and exits 1 (usage errors 2, as argparse's
+own). Anything else is a bug and keeps its traceback.
 """
 import argparse
-import importlib
-import os
-import pkgutil
 import sys
 
-# TensorFlow's C++ start-up banner buries the command's own output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from fcn_graph import startup  # noqa: F401  (first: TensorFlow loads quietly)
+from fcn_graph.commands import bench, data, demo, eval, export, infer, train, weights
+from fcn_graph.errors import FcnGraphError
 
-from fcn_graph import commands  # noqa: E402  (after the logging default)
+COMMANDS = (train, eval, infer, export, data, weights, demo, bench)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="fcn-graph",
         description="Fully Convolutional Networks as explicit TensorFlow graphs.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's own start-up messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 
@@ -35,11 +37,11 @@ def main(argv=None):
         return 2
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError) as err:
-        # The project's errors (bad weights, data, checkpoints, settings) say
-        # what is wrong and how to fix it; a traceback would bury that.
-        print(f"fcn-graph {args.command}: error: {err}", file=sys.stderr)
-        return 1
+    except FcnGraphError as err:
+        # The message says what is wrong and how to fix it; a traceback would bury that.
+        message = " ".join(str(err).split())
+        print(f"fcn-graph {args.command}: error: {message}", file=sys.stderr)
+        return err.exit_status
 
 
 if __name__ == "__main__":

@@ -6,24 +6,39 @@ and TF-slim: RGB minus an RGB mean), so the graph applies the convention of
 the weights it will receive. The convention is recorded in the graph as
 constants so a restore can refuse weights that expect another one.
 """
+from dataclasses import dataclass
+from typing import Tuple
+
 import tensorflow as tf
+
+from fcn_graph.errors import SettingsError
 
 # Mean pixel of the FCN reference (ILSVRC training set), in BGR order.
 REFERENCE_BGR_MEAN = (104.00698793, 116.66876762, 122.67891434)
+
+
+@dataclass(frozen=True)
+class InputConvention:
+    """Channel order and mean of the images a network's weights were trained on."""
+    channel_order: str = "BGR"
+    mean: Tuple[float, float, float] = REFERENCE_BGR_MEAN
+
+
+REFERENCE_CONVENTION = InputConvention()
 
 CHANNEL_ORDER_NAME = "preprocess/channel_order"
 MEAN_NAME = "preprocess/mean"
 
 
 def convention_of(weights):
-    """(channel_order, mean) from an object with `.channel_order` and `.mean`, or the reference's."""
+    """(channel_order, mean) of an object with `.channel_order` and `.mean`, or the reference's."""
     if weights is None:
-        return "BGR", REFERENCE_BGR_MEAN
+        weights = REFERENCE_CONVENTION
     order = str(weights.channel_order).upper()
     mean = tuple(float(m) for m in weights.mean)
     if order not in ("RGB", "BGR") or len(mean) != 3:
-        raise ValueError(f"input convention needs channel_order RGB/BGR and a 3-value mean, "
-                         f"got {weights.channel_order!r} and {weights.mean!r}")
+        raise SettingsError(f"input convention needs channel_order RGB/BGR and a 3-value mean, "
+                            f"got {weights.channel_order!r} and {weights.mean!r}")
     return order, mean
 
 

@@ -8,6 +8,8 @@ in `pydensecrf` (the optional extra `crf`, package `pydensecrf2`).
 """
 import numpy as np
 
+from fcn_graph.errors import MissingDependencyError
+
 INSTALL_HINT = ("dense CRF post-processing needs pydensecrf2: "
                 "pip install 'fcn-graph[crf]' (or pip install pydensecrf2)")
 # Probabilities are clipped away from zero before the log so a confident
@@ -24,11 +26,17 @@ def available():
     return True
 
 
+def require():
+    """Raise MissingDependencyError, saying how to install it, when the backend is missing."""
+    if not available():
+        raise MissingDependencyError(INSTALL_HINT)
+
+
 def backend():
     try:
         import pydensecrf.densecrf as densecrf
     except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
+        raise MissingDependencyError(INSTALL_HINT) from error
     return densecrf
 
 

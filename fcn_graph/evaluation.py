@@ -1,4 +1,4 @@
-"""Scoring a network on a whole dataset split, as the FCN reference does.
+"""Scoring a trained run, or a released FCN model file, on a whole dataset split.
 
 Every image goes through a tf.data pipeline at its native size, batch 1,
 without augmentation, and ONE confusion matrix is accumulated over the
@@ -6,157 +6,58 @@ split before any score is computed (averaging per-image scores would weigh
 small images like large ones). With CRF refinement the same images are
 scored twice, with and without it, so the two rows compare like for like.
 """
-import math
-
-import numpy as np
 import tensorflow as tf
 
-from fcn_graph.inference import (build_network, checkpoint_restorer, require_crf,
-                                 resolve_checkpoint, run_config, segmentation_outputs)
-from fcn_graph.metrics import confusion_matrix, scores
+from fcn_graph.convention import InputConvention
+from fcn_graph.data import get_dataset
+from fcn_graph.errors import SettingsError, WeightsError
+from fcn_graph.inference import crf_settings
+from fcn_graph.models import ModelSpec, build
+from fcn_graph.rundir import checkpoint_restorer, load_record, resolve_checkpoint
+from fcn_graph.scoring import SplitScorer
+from fcn_graph.vgg import BLOCK_CHANNELS
+from fcn_graph.weights import load_weights, restore_backbone
 
 v1 = tf.compat.v1
 
-SUMMARY_ROWS = (("pixel accuracy", "pixel_accuracy"), ("mean accuracy", "mean_accuracy"),
-                ("mean IU", "mean_iu"), ("f.w. IU", "fw_iu"))
 
-
-def run_batches(sess, fetches, max_batches=None, init_op=None):
-    """Yield `sess.run(fetches)` until the input iterator is exhausted or `max_batches` ran."""
-    if init_op is not None:
-        sess.run(init_op)
-    count = 0
-    while max_batches is None or count < max_batches:
-        try:
-            yield sess.run(fetches)
-        except tf.errors.OutOfRangeError:
-            return
-        count += 1
-
-
-def accumulate_confusion(sess, fetch_pred, fetch_label, num_classes, ignore_label=255,
-                         max_batches=None, init_op=None):
-    """One (num_classes, num_classes) confusion matrix over every batch the iterator yields."""
-    hist = np.zeros((num_classes, num_classes), np.int64)
-    for pred, label in run_batches(sess, [fetch_pred, fetch_label], max_batches, init_op):
-        hist += confusion_matrix(label, pred, num_classes, ignore_label)
-    return hist
-
-
-def score_report(hist):
-    """The reference scores of a confusion matrix, plus the matrix itself."""
-    report = scores(hist)
-    report["confusion_matrix"] = np.asarray(hist).tolist()
-    return report
-
-
-def percent(value):
-    return "   n/a" if value is None or math.isnan(value) else f"{100.0 * value:6.2f}"
-
-
-def format_table(scores, class_names):
-    """Per-class IoU and accuracy (percent) followed by the four summary scores."""
-    width = max([len("class")] + [len(str(name)) for name in class_names])
-    accuracy = scores.get("per_class_accuracy") or [None] * len(class_names)
-    lines = [f"{'class':<{width}}    IoU    acc"]
-    for name, iu, acc in zip(class_names, scores["per_class_iu"], accuracy):
-        lines.append(f"{str(name):<{width}}  {percent(iu)} {percent(acc)}")
-    lines.append("")
-    lines.extend(f"{label:<15} {percent(scores[key])}" for label, key in SUMMARY_ROWS)
-    return "\n".join(lines)
-
-
-def json_ready(value):
-    """NaN (a class absent everywhere) -> None, since JSON has no NaN."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {key: json_ready(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(item) for item in value]
-    return value
-
-
-def evaluation_batches(source, split, max_images):
-    """An initializable iterator over the split: native size, batch 1, in order, once."""
-    from fcn_graph.data import make_dataset
-    dataset = make_dataset(source, split, batch_size=1, shuffle=False, augment=None,
-                           repeat=False)
-    if max_images is not None:
-        dataset = dataset.take(max_images)
-    iterator = v1.data.make_initializable_iterator(dataset)
-    return iterator, iterator.get_next()
-
-
-def crf_options(crf):
-    """`crf` as keyword arguments of `fcn_graph.crf.refine` (True = its defaults), or None."""
-    if not crf:
-        return None
-    return dict(crf) if isinstance(crf, dict) else {}
-
-
-def evaluate_graph(source, split, build, restorer, crf=None, max_images=None):
-    """Score the network `build(images)` makes, with values loaded by `restorer`.
+def evaluate_graph(source, split, spec, restorer, crf=None, max_images=None):
+    """Score network `spec` with values loaded by `restorer` on a split, in a graph of its own.
 
     `restorer()` is called once the network exists (graph time) and returns
-    `restore(sess)`, run after the variables initializer.
-
-    Returns the scores of the split and, when `crf` is set, the scores of
-    the same predictions after dense-CRF refinement.
+    `restore(sess)`, run after the variables initializer. With `crf` (True
+    or a dict of `fcn_graph.crf.refine` keywords) the report also holds the
+    scores after dense-CRF refinement, under `crf_scores`.
     """
-    refine_options = crf_options(crf)
-    crf_module = require_crf() if refine_options is not None else None
-    num_classes, ignore = source.num_classes, source.ignore_label
     graph = tf.Graph()
     with graph.as_default():
-        iterator, batch = evaluation_batches(source, split, max_images)
-        net = build(batch["image"])
-        probabilities, labels = segmentation_outputs(net.logits)
+        scorer = SplitScorer(source, split, lambda images: build(spec.for_inference(), images),
+                             max_images=max_images, crf_options=crf_settings(crf))
         initialize = v1.global_variables_initializer()
         restore = restorer()
-        fetches = {"label": batch["label"], "pred": labels}
-        if crf_module is not None:
-            fetches.update(image=batch["image"], probabilities=probabilities)
     graph.finalize()
-    hist = np.zeros((num_classes, num_classes), np.int64)
-    crf_hist = np.zeros_like(hist)
-    count = 0
     with v1.Session(graph=graph) as sess:
         sess.run(initialize)
         restore(sess)
-        for out in run_batches(sess, fetches, init_op=iterator.initializer):
-            hist += confusion_matrix(out["label"], out["pred"], num_classes, ignore)
-            if crf_module is not None:
-                rgb = np.clip(np.round(out["image"][0]), 0, 255).astype(np.uint8)
-                refined = crf_module.refine(rgb, out["probabilities"][0], **refine_options)
-                crf_hist += confusion_matrix(out["label"][0], np.argmax(refined, axis=-1),
-                                             num_classes, ignore)
-            count += 1
-    if count == 0:
-        raise ValueError(f"dataset {source.name!r} split {split!r} yielded no images to evaluate")
-    result = score_report(hist)
-    result.update(class_names=list(source.class_names), num_images=count,
-                  dataset=source.name, split=split)
-    if crf_module is not None:
-        result["crf_scores"] = score_report(crf_hist)
-    return result
+        report, _ = scorer.score(sess)
+    return report
 
 
-def evaluation_source(config, dataset=None, data_dir=None, dataset_options=None):
+def evaluation_source(record, dataset=None, data_dir=None, dataset_options=None):
     """The run's own dataset (with its options, updated by `dataset_options`) unless another is named."""
-    from fcn_graph.data import get_dataset
-    name = dataset or config.get("dataset")
+    settings = record.settings
+    name = dataset or settings.get("dataset")
     if not name:
-        raise ValueError("the run's config.json names no dataset; pass --dataset")
-    same = name == config.get("dataset")
-    options = dict(config.get("dataset_options") or {}) if same else {}
+        raise SettingsError("the run's config.json names no dataset; pass --dataset")
+    same = name == settings.get("dataset")
+    options = dict(settings.get("dataset_options") or {}) if same else {}
     options.update(dataset_options or {})
-    directory = data_dir if data_dir is not None else (config.get("data_dir") if same else None)
+    directory = data_dir if data_dir is not None else (settings.get("data_dir") if same else None)
     source = get_dataset(name, directory, **options)
-    if source.num_classes != int(config["num_classes"]):
-        raise ValueError(f"dataset {name!r} has {source.num_classes} classes but the network "
-                         f"was trained for {config['num_classes']}; evaluate on a dataset "
-                         f"with the same classes")
+    if source.num_classes != record.num_classes:
+        raise SettingsError(f"dataset {name!r} has {source.num_classes} classes but the network "
+                            f"was trained for {record.num_classes}; evaluate on a dataset with "
+                            f"the same classes")
     return source
 
 
@@ -169,13 +70,26 @@ def evaluate_run(checkpoint, dataset=None, data_dir=None, split="val", crf=None,
     under `crf_scores`.
     """
     checkpoint_path = resolve_checkpoint(checkpoint)
-    config = run_config(checkpoint)
-    source = evaluation_source(config, dataset, data_dir, dataset_options)
-    result = evaluate_graph(source, split, lambda images: build_network(config, images),
+    record = load_record(checkpoint)
+    source = evaluation_source(record, dataset, data_dir, dataset_options)
+    result = evaluate_graph(source, split, record.model,
                             lambda: checkpoint_restorer(checkpoint_path),
                             crf=crf, max_images=max_images)
-    result.update(checkpoint=checkpoint_path, model=config["model"])
+    result.update(checkpoint=checkpoint_path, model=record.model.name)
     return result
+
+
+def released_model_spec(path, weights, model):
+    """The spec of a released FCN model file: reference geometry, the file's own convention."""
+    absent = [layer for layer in ("conv1_1", "score_fr") if layer not in weights.layers]
+    if absent:
+        raise WeightsError(f"{path}: holds no {' or '.join(absent)}; eval --weights needs a "
+                           f"trained FCN model, not a classification backbone")
+    # Released models are full width; narrower files (demos, tests) say so by conv1_1.
+    width = weights.layers["conv1_1"][0].shape[-1] / BLOCK_CHANNELS[0]
+    return ModelSpec(name=model, num_classes=weights.layers["score_fr"][0].shape[-1],
+                     backbone=weights.arch, geometry="caffe", width=width, dropout_rate=0.0,
+                     convention=InputConvention(weights.channel_order, tuple(weights.mean)))
 
 
 def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
@@ -185,28 +99,13 @@ def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
     The network is built in the reference (caffe) geometry with the file's
     own input convention, and every layer, heads included, comes from the file.
     """
-    from fcn_graph.data import get_dataset
-    from fcn_graph.models import build_model
-    from fcn_graph.vgg import BLOCK_CHANNELS
-    from fcn_graph.weights import WeightsError, load_weights, restore_backbone
     weights = load_weights(path)
-    absent = [layer for layer in ("conv1_1", "score_fr") if layer not in weights.layers]
-    if absent:
-        raise WeightsError(f"{path}: holds no {' or '.join(absent)}; eval --weights needs a "
-                           f"trained FCN model, not a classification backbone")
-    file_classes = weights.layers["score_fr"][0].shape[-1]
+    spec = released_model_spec(path, weights, model)
     source = get_dataset(dataset, data_dir, **(dataset_options or {}))
-    if source.num_classes != file_classes:
-        raise WeightsError(f"{path}: scores {file_classes} classes but dataset {dataset!r} has "
-                           f"{source.num_classes}; evaluate on the dataset the model was "
+    if source.num_classes != spec.num_classes:
+        raise WeightsError(f"{path}: scores {spec.num_classes} classes but dataset {dataset!r} "
+                           f"has {source.num_classes}; evaluate on the dataset the model was "
                            f"trained for")
-
-    # Released models are full width; narrower files (demos, tests) say so by conv1_1.
-    width = weights.layers["conv1_1"][0].shape[-1] / BLOCK_CHANNELS[0]
-
-    def build(images):
-        return build_model(model, images, file_classes, weights=weights, backbone=weights.arch,
-                           geometry="caffe", width=width, dropout_rate=0.0)
 
     def restorer():
         layers = sorted({v.op.name.rsplit("/", 1)[0] for v in v1.global_variables()})
@@ -222,6 +121,6 @@ def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
                     f"{', '.join(unused) or 'none'}); pass the --model the file was trained as")
         return restore
 
-    result = evaluate_graph(source, split, build, restorer, crf=crf, max_images=max_images)
+    result = evaluate_graph(source, split, spec, restorer, crf=crf, max_images=max_images)
     result.update(weights=path, model=model)
     return result

@@ -11,8 +11,10 @@ import os
 
 import tensorflow as tf
 
-from fcn_graph.inference import (build_network, checkpoint_restorer, resolve_checkpoint,
-                                 run_config, segmentation_outputs)
+from fcn_graph.errors import OutputExistsError
+from fcn_graph.models import build
+from fcn_graph.rundir import checkpoint_restorer, load_record, resolve_checkpoint
+from fcn_graph.scoring import segmentation_outputs
 
 v1 = tf.compat.v1
 
@@ -23,12 +25,12 @@ SIGNATURE = "serving_default"
 CLASSES_FILE = os.path.join("assets.extra", "classes.json")
 
 
-def build_serving_graph(config):
+def build_serving_graph(spec):
     """(graph, input tensor, {output name: tensor}) of the single-image serving network."""
     graph = tf.Graph()
     with graph.as_default():
         image = v1.placeholder(tf.uint8, [None, None, 3], name=INPUT_NAME)
-        net = build_network(config, tf.cast(image, tf.float32)[None])
+        net = build(spec.for_inference(), tf.cast(image, tf.float32)[None])
         probabilities, labels = segmentation_outputs(net.logits)
         outputs = {"labels": tf.identity(labels[0], name="labels"),
                    "probabilities": tf.identity(probabilities[0], name="probabilities")}
@@ -41,11 +43,11 @@ def export_run(checkpoint, out_dir, frozen=None):
     Returns {"saved_model": out_dir, "frozen": path or None, "checkpoint": prefix}.
     """
     checkpoint_path = resolve_checkpoint(checkpoint)
-    config = run_config(checkpoint)
+    record = load_record(checkpoint)
     if os.path.exists(out_dir):
-        raise FileExistsError(f"{out_dir} already exists; a SavedModel needs a new directory, "
-                              f"so choose another --out or remove it")
-    graph, image, outputs = build_serving_graph(config)
+        raise OutputExistsError(f"{out_dir} already exists; a SavedModel needs a new directory, "
+                                f"so choose another --out or remove it")
+    graph, image, outputs = build_serving_graph(record.model)
     with graph.as_default():
         restore = checkpoint_restorer(checkpoint_path)
         export_saver = v1.train.Saver(sharded=True)
@@ -66,13 +68,15 @@ def export_run(checkpoint, out_dir, frozen=None):
             os.makedirs(directory, exist_ok=True)
             with open(frozen, "wb") as f:
                 f.write(frozen_graph.SerializeToString())
-    write_classes(out_dir, config)
+    write_classes(out_dir, record)
     return {"saved_model": out_dir, "frozen": frozen, "checkpoint": checkpoint_path}
 
 
-def write_classes(out_dir, config):
+def write_classes(out_dir, record):
     path = os.path.join(out_dir, CLASSES_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    record = {key: config.get(key) for key in ("class_names", "colors", "ignore_label", "model")}
+    classes = {"class_names": list(record.class_names),
+               "colors": [list(color) for color in record.colors],
+               "ignore_label": record.ignore_label, "model": record.model.name}
     with open(path, "w") as f:
-        json.dump(record, f, indent=2)
+        json.dump(classes, f, indent=2)

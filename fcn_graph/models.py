@@ -1,42 +1,129 @@
-"""Every network the trainer, evaluator and exporter can build, by name.
+"""Every network fcn-graph builds, described by one frozen `ModelSpec`.
 
-A run directory's `config.json` names a model and its options; the same
-call rebuilds it for training, evaluation, inference and export. Builders
-take RGB 0..255 NHWC images and return an object with `logits` (N, H, W,
-num_classes) and `end_points`.
+A spec names the network and every option that shapes its graph: the FCN
+variant or other net, backbone, geometry, width, classes, dropout,
+upsampling options and the input convention of its weights. Training
+towers, validation, evaluation, inference, export, the benchmark and the
+test fixtures all call `build(spec, images)`, and a run directory records
+exactly one spec (`spec.to_dict()`), so a network is rebuilt the way it
+was trained without restating any of it.
 """
-import importlib
+import dataclasses
+import functools
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Tuple
 
-from fcn_graph.fcn import VARIANTS, build_fcn
+from fcn_graph import fcn
+from fcn_graph.convention import REFERENCE_CONVENTION, InputConvention
+from fcn_graph.errors import SettingsError
+from fcn_graph.nets import IMAGENET_RGB_MEAN, simple_fcn, unet
+from fcn_graph.vgg import GEOMETRIES, REPEATS
 
-# Networks beside the FCN heads live in fcn_graph.nets, one module each,
-# exposing `build(images, num_classes, is_training=None, **options)`.
-OTHER_NETS = {
-    "simple_fcn": ("fcn_graph.nets.simple_fcn", {"skips": False}),
-    "simple_fcn_skips": ("fcn_graph.nets.simple_fcn", {"skips": True}),
-    "unet": ("fcn_graph.nets.unet", {}),
+# Builder options that ModelSpec carries as fields (the rest go in `options`).
+FCN_FIELDS = ("backbone", "geometry", "width", "learn_upsampling", "dropout_rate")
+# Nets trained from scratch standardise their input with ImageNet statistics.
+IMAGENET_CONVENTION = InputConvention("RGB", IMAGENET_RGB_MEAN)
+
+
+@dataclass(frozen=True)
+class Network:
+    """How one model name is built."""
+    builder: Callable        # builder(images, num_classes, is_training=..., **options)
+    fields: Tuple[str, ...]  # ModelSpec fields the builder takes
+    fixed: Mapping = field(default_factory=dict)   # options this name fixes
+    # The input convention the net always uses; None: its VGG weights decide.
+    convention: Optional[InputConvention] = None
+
+
+NETWORKS = {
+    **{variant: Network(functools.partial(fcn.build_fcn, variant=variant), FCN_FIELDS)
+       for variant in fcn.VARIANTS},
+    "simple_fcn": Network(simple_fcn.build, ("width",), {"skips": False}, IMAGENET_CONVENTION),
+    "simple_fcn_skips": Network(simple_fcn.build, ("width",), {"skips": True},
+                                IMAGENET_CONVENTION),
+    "unet": Network(unet.build, ("width", "dropout_rate"), {}, IMAGENET_CONVENTION),
 }
-
-FCN_OPTIONS = ("backbone", "geometry", "learn_upsampling", "width", "dropout_rate", "scope")
 
 
 def model_names():
-    return sorted(VARIANTS) + sorted(OTHER_NETS)
+    return sorted(NETWORKS)
 
 
-def build_model(name, images, num_classes, is_training=None, weights=None, **options):
-    """Build network `name`; FCN variants take `weights` (input convention) and FCN options."""
-    if name in VARIANTS:
-        unknown = set(options) - set(FCN_OPTIONS)
+def has_vgg_backbone(name):
+    return NETWORKS[name].convention is None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a network is; `build(spec, images)` makes its graph."""
+    name: str
+    num_classes: int
+    backbone: str = "vgg16"
+    geometry: str = "caffe"
+    width: float = 1.0
+    dropout_rate: float = 0.5
+    learn_upsampling: bool = False
+    convention: InputConvention = REFERENCE_CONVENTION
+    # Further builder options of the chosen network (e.g. a tutorial's upsampling).
+    options: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.name not in NETWORKS:
+            raise SettingsError(f"unknown model {self.name!r}; choose one of {model_names()}")
+        if isinstance(self.num_classes, bool) or int(self.num_classes) < 1:
+            raise SettingsError(f"num_classes must be at least 1, got {self.num_classes!r}")
+        if self.backbone not in REPEATS:
+            raise SettingsError(f"unknown backbone {self.backbone!r}; choose one of "
+                                f"{sorted(REPEATS)}")
+        if self.geometry not in GEOMETRIES:
+            raise SettingsError(f"unknown geometry {self.geometry!r}; choose one of "
+                                f"{list(GEOMETRIES)}")
+        if not self.width > 0:
+            raise SettingsError(f"width must be positive, got {self.width!r}")
+        if not 0 <= self.dropout_rate < 1:
+            raise SettingsError(f"dropout_rate must lie in [0, 1), got {self.dropout_rate!r}")
+        fixed = NETWORKS[self.name].convention
+        if fixed is not None and self.convention != fixed:
+            # Nets without a VGG backbone standardise their input one way only.
+            object.__setattr__(self, "convention", fixed)
+
+    def for_inference(self):
+        """The same network without dropout: at inference the graph holds no conditional."""
+        return dataclasses.replace(self, dropout_rate=0.0)
+
+    def builder_options(self):
+        network = NETWORKS[self.name]
+        options = {name: getattr(self, name) for name in network.fields}
+        return {**options, **network.fixed, **self.options}
+
+    def to_dict(self):
+        return {"name": self.name, "num_classes": int(self.num_classes),
+                "backbone": self.backbone, "geometry": self.geometry, "width": float(self.width),
+                "dropout_rate": float(self.dropout_rate),
+                "learn_upsampling": bool(self.learn_upsampling),
+                "channel_order": self.convention.channel_order,
+                "mean": [float(m) for m in self.convention.mean],
+                "options": dict(self.options)}
+
+    @classmethod
+    def from_dict(cls, record):
+        record = dict(record)
+        convention = InputConvention(record.pop("channel_order", "BGR"),
+                                     tuple(record.pop("mean", REFERENCE_CONVENTION.mean)))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(record) - known
         if unknown:
-            raise ValueError(f"{name} does not take option(s) {sorted(unknown)}")
-        return build_fcn(images, num_classes, name, is_training=is_training, weights=weights,
-                         **options)
-    if name in OTHER_NETS:
-        if weights is not None:
-            raise ValueError(f"{name} has no VGG backbone to load pretrained weights into; "
-                             f"pretrained weights apply to {sorted(VARIANTS)}")
-        module_name, fixed = OTHER_NETS[name]
-        module = importlib.import_module(module_name)
-        return module.build(images, num_classes, is_training=is_training, **fixed, **options)
-    raise ValueError(f"unknown model {name!r}; choose one of {model_names()}")
+            raise SettingsError(f"model record has unknown fields {sorted(unknown)}")
+        return cls(convention=convention, **record)
+
+
+def build(spec, images, is_training=None, scope=None):
+    """Build `spec` on RGB 0..255 NHWC `images`; returns an object with `logits` and `end_points`.
+
+    `is_training` is a boolean tensor (default: a placeholder that is False
+    unless fed), which switches dropout and batch statistics on.
+    """
+    network = NETWORKS[spec.name]
+    extra = {"weights": spec.convention} if network.convention is None else {}
+    return network.builder(images, int(spec.num_classes), is_training=is_training, scope=scope,
+                           **extra, **spec.builder_options())

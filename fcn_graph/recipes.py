@@ -1,10 +1,15 @@
 """Replication and tutorial recipes as data, and the one runner every script calls.
 
-A recipe is the `TrainConfig` of a full run, the overrides of its `--smoke`
+A recipe is the settings of a full run, the overrides of its `--smoke`
 mode (tiny sizes and a few steps: the same code path, only smaller), an
 optional `--adam` variant, the stage it starts from and the published
 numbers to print beside ours at every evaluation. A script in `scripts/`
 names its recipe and calls `main`.
+
+A recipe's settings are the base layer of `fcn_graph.training.resolve`:
+flags the user gives on the script's command line override them, and a
+resumed run's recorded settings come before them, so `--resume` continues
+the run as it was started.
 """
 import argparse
 import json
@@ -13,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from fcn_graph.data import parse_options
-from fcn_graph.inference import resolve_checkpoint
-from fcn_graph.training.config import TrainConfig
-
-# Metric keys of fcn_graph.metrics.scores and the column names of the paper.
-METRICS = (("pixel_accuracy", "pixel acc"), ("mean_accuracy", "mean acc"),
-           ("mean_iu", "mean IU"), ("fw_iu", "f.w. IU"))
+from fcn_graph.errors import UsageError
+from fcn_graph.evaluation import evaluate_weights
+from fcn_graph.scoring import SUMMARY_ROWS, json_ready, summary_line
+from fcn_graph.training import train
+from fcn_graph.training.config import argument_type
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,7 @@ class Target:
 class Recipe:
     name: str
     summary: str
-    config: dict                       # TrainConfig fields of the full run
+    config: dict                       # settings (TrainConfig fields) of the full run
     smoke: dict                        # overrides for --smoke
     targets: Tuple[Target, ...] = ()
     adam: Optional[dict] = None        # overrides for --adam (normalised loss)
@@ -144,18 +148,16 @@ RECIPES = {r.name: r for r in (
 
 def recipe(name):
     if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
+        raise UsageError(f"unknown recipe {name!r}; choose one of {sorted(RECIPES)}")
     return RECIPES[name]
 
 
 def comparison(result, targets, step=None):
     """Our scores beside every published target that reports the same metrics."""
     head = f"step {step}: " if step is not None else ""
-    ours = "  ".join(f"{label} {100 * result[key]:.1f}" for key, label in METRICS
-                     if result.get(key) is not None)
-    lines = [f"{head}ours: {ours}"]
+    lines = [f"{head}ours: {summary_line(result)}"]
     for target in targets:
-        theirs = "  ".join(f"{label} {target.scores[key]:.1f}" for key, label in METRICS
+        theirs = "  ".join(f"{label} {target.scores[key]:.1f}" for key, _, label in SUMMARY_ROWS
                            if key in target.scores)
         lines.append(f"{' ' * len(head)}{target.source}: {theirs}")
     return "\n".join(lines)
@@ -172,8 +174,8 @@ def parser_for(spec):
         parser.add_argument("--init-from", help=f"run directory or checkpoint of {spec.previous} "
                                                 "(the previous stage)")
     parser.add_argument("--out", help=f"run directory (default runs/{spec.name})")
-    parser.add_argument("--dataset", default=spec.config["dataset"],
-                        help="dataset source (default %(default)s; `fcn-graph data list`)")
+    parser.add_argument("--dataset", help=f"dataset source (default {spec.config['dataset']}; "
+                                          f"`fcn-graph data list`)")
     parser.add_argument("--dataset-option", action="append", metavar="KEY=VALUE",
                         help="source option, repeatable (e.g. size=384x160)")
     parser.add_argument("--tfrecords", help="train from these TFRecord shards (a glob written by "
@@ -182,7 +184,8 @@ def parser_for(spec):
     parser.add_argument("--smoke", action="store_true",
                         help="a few steps at tiny sizes through the same code path")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
-    parser.add_argument("--max-steps", type=int, help="override the recipe's step count")
+    parser.add_argument("--max-steps", type=argument_type("max_steps"),
+                        help="override the recipe's step count")
     if spec.adam:
         parser.add_argument("--adam", action="store_true",
                             help="Adam on a mean-normalised loss instead of the reference SGD")
@@ -192,55 +195,53 @@ def parser_for(spec):
     return parser
 
 
-def config_for(spec, args):
-    """The TrainConfig a script's arguments select."""
-    fields = dict(spec.config)
+def settings_for(spec, args):
+    """(base, overrides): the recipe's settings as the script's switches select them, and the
+    settings the user gave explicitly."""
+    base = dict(spec.config)
     if getattr(args, "adam", False):
-        fields.update(spec.adam)
+        base.update(spec.adam)
     for flag, overrides in spec.variants.items():
         if getattr(args, flag):
-            fields.update(overrides)
+            base.update(overrides)
     if args.smoke:
-        fields.update(spec.smoke)
+        base.update(spec.smoke)
     init_from = getattr(args, "init_from", None)
-    if spec.needs_start and not args.smoke and not (args.weights or init_from):
+    if spec.needs_start and not args.smoke and not (args.weights or init_from or args.resume):
         start = f"--init-from (the {spec.previous} run) or " if spec.previous else ""
-        raise SystemExit(f"{spec.name}: the full run starts from pretrained weights; pass "
+        raise UsageError(f"{spec.name}: the full run starts from pretrained weights; pass "
                          f"{start}--weights PATH (or --smoke for a test run)")
-    if init_from:
-        # A previous stage's run directory stands for its latest checkpoint.
-        init_from = resolve_checkpoint(init_from)
-    if args.max_steps is not None:
-        fields["max_steps"] = args.max_steps
-    if args.dataset != fields["dataset"]:
-        fields.update(dataset=args.dataset, dataset_options={})
-    fields["dataset_options"] = dict(fields.get("dataset_options", {}),
-                                     **parse_options(args.dataset_option))
-    fields.update(tfrecords=args.tfrecords, val_tfrecords=args.val_tfrecords)
-    fields.update(data_dir=args.data_dir, weights=args.weights, init_from=init_from,
-                  run_dir=args.out or f"runs/{spec.name}", resume=args.resume)
-    return TrainConfig(**fields)
+    base["run_dir"] = f"runs/{spec.name}"
+    overrides = {"resume": args.resume}
+    if args.dataset is not None and args.dataset != base["dataset"]:
+        overrides.update(dataset=args.dataset, dataset_options={})
+    if args.dataset_option:
+        current = overrides.get("dataset_options", base.get("dataset_options", {}))
+        overrides["dataset_options"] = dict(current, **parse_options(args.dataset_option))
+    given = {"max_steps": args.max_steps, "tfrecords": args.tfrecords,
+             "val_tfrecords": args.val_tfrecords, "data_dir": args.data_dir,
+             "weights": args.weights, "init_from": init_from, "run_dir": args.out}
+    overrides.update({key: value for key, value in given.items() if value is not None})
+    return base, overrides
 
 
 def main(name, argv=None, stream=None):
     """Run recipe `name` with command-line `argv`; return the trainer's result dict."""
-    from fcn_graph.training import train
     spec = recipe(name)
     args = parser_for(spec).parse_args(argv)
-    config = config_for(spec, args)
+    base, overrides = settings_for(spec, args)
     stream = stream or sys.stderr
 
     def beside_targets(step, scores):
         print(comparison(scores, spec.targets, step), file=stream)
 
-    result = train(config, stream=stream, on_evaluation=beside_targets)
-    print(f"run directory: {config.run_dir}", file=stream)
+    result = train(overrides, stream=stream, on_evaluation=beside_targets, base=base)
+    print(f"run directory: {result['run_dir']}", file=stream)
     return result
 
 
 def evaluate_released(argv=None, stream=None):
     """Score a released FCN caffemodel on seg11valid beside the paper's number for it."""
-    from fcn_graph.evaluation import evaluate_weights, json_ready
     expected = {f"voc_{m.replace('-', '_')}": m for m in ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce")}
     parser = argparse.ArgumentParser(
         prog="voc_eval_caffe_model",

@@ -1,86 +1,21 @@
-"""`evaluate_run` and `fcn-graph eval` on a tiny run directory over synthetic scenes.
-
-`make_run` writes what `fcn-graph train` leaves behind (config.json and a
-Saver checkpoint under checkpoints/) for a narrow network with random
-weights, so evaluation, inference and export are tested without training.
-"""
-import argparse
-import importlib
+"""`evaluate_run` and `fcn-graph eval` on a tiny run directory over synthetic scenes."""
 import json
 import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from fcn_graph.convention import REFERENCE_BGR_MEAN
+from fcn_graph import crf
 from fcn_graph.data import get_dataset
+from fcn_graph.errors import CheckpointError
+from fcn_graph.evaluation import evaluate_run
+from fcn_graph.inference import Segmenter, predict
 from fcn_graph.metrics import confusion_matrix
-from fcn_graph.models import build_model
-
-v1 = tf.compat.v1
-
-SYNTHETIC_OPTIONS = {"size": (24, 32), "num_train": 1, "num_val": 3}
-SYNTHETIC_CLASSES = 6
-
-
-def make_run(run_dir, data_dir, model="fcn8s", geometry="caffe", width=1 / 16, seed=0):
-    """A run directory whose checkpoint holds random He-scaled weights (score layers included)."""
-    config = {
-        "model": model, "num_classes": SYNTHETIC_CLASSES, "backbone": "vgg16",
-        "geometry": geometry, "width": width, "learn_upsampling": False,
-        "class_names": ["sky", "building", "road", "vegetation", "vehicle", "person"],
-        "colors": [[70, 130, 180], [70, 70, 70], [128, 64, 128], [107, 142, 35], [0, 0, 142],
-                   [220, 20, 60]],
-        "ignore_label": 255, "channel_order": "BGR", "mean": list(REFERENCE_BGR_MEAN),
-        "dataset": "synthetic", "data_dir": str(data_dir),
-        "dataset_options": dict(SYNTHETIC_OPTIONS, size=list(SYNTHETIC_OPTIONS["size"])),
-    }
-    os.makedirs(os.path.join(run_dir, "checkpoints"))
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump(config, f)
-    rng = np.random.default_rng(seed)
-    graph = tf.Graph()
-    with graph.as_default():
-        images = v1.placeholder(tf.float32, [1, None, None, 3])
-        options = {"backbone": "vgg16", "geometry": geometry, "width": width} \
-            if model.startswith("fcn") else {"width": width}
-        build_model(model, images, SYNTHETIC_CLASSES, **options)
-        # Fixed bilinear deconvolutions keep their initial values, as in training.
-        randomised = [v for v in v1.global_variables() if "upscore" not in v.name]
-        feeds = {v: v1.placeholder(tf.float32, v.shape) for v in randomised}
-        assign = tf.group(*[v.assign(p) for v, p in feeds.items()])
-        init = v1.global_variables_initializer()
-        saver = v1.train.Saver()
-    values = {}
-    for v, p in feeds.items():
-        fan_in = int(np.prod(v.shape[:-1])) if len(v.shape) > 1 else 100
-        values[p] = rng.normal(0.0, np.sqrt(2.0 / fan_in), v.shape).astype(np.float32)
-    with v1.Session(graph=graph) as sess:
-        sess.run(init)
-        sess.run(assign, values)
-        saver.save(sess, os.path.join(run_dir, "checkpoints", "model.ckpt"), global_step=1)
-    return config
-
-
-def run_command(name, argv):
-    """Run one `fcn-graph` sub-command as the CLI would, independent of the other commands."""
-    parser = argparse.ArgumentParser(prog="fcn-graph")
-    importlib.import_module(f"fcn_graph.commands.{name}").register(parser.add_subparsers())
-    args = parser.parse_args([name] + list(argv))
-    return args.func(args)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    make_run(str(root / "run"), root / "data")
-    return str(root / "run"), str(root / "data")
+from fcn_graph.training import train
+from fixtures import SYNTHETIC_CLASSES, SYNTHETIC_OPTIONS
 
 
 def test_one_confusion_matrix_over_the_split_matches_image_by_image(tiny_run):
-    from fcn_graph.evaluation import evaluate_run
-    from fcn_graph.inference import predict
     run_dir, data_dir = tiny_run
     result = evaluate_run(run_dir)
     assert result["num_images"] == SYNTHETIC_OPTIONS["num_val"]
@@ -100,7 +35,6 @@ def test_one_confusion_matrix_over_the_split_matches_image_by_image(tiny_run):
 
 
 def test_max_images_and_a_checkpoint_prefix(tiny_run):
-    from fcn_graph.evaluation import evaluate_run
     run_dir, _ = tiny_run
     prefix = os.path.join(run_dir, "checkpoints", "model.ckpt-1")
     result = evaluate_run(prefix, max_images=1)
@@ -110,11 +44,8 @@ def test_max_images_and_a_checkpoint_prefix(tiny_run):
 
 
 def test_crf_scores_the_same_images_twice(tiny_run):
-    from fcn_graph import crf
-    from fcn_graph.evaluation import evaluate_run
     if not crf.available():
         pytest.skip("pydensecrf is not installed")
-    from fcn_graph.inference import Segmenter
     run_dir, data_dir = tiny_run
     result = evaluate_run(run_dir, crf=True, max_images=2)
     plain, refined = np.array(result["confusion_matrix"]), np.array(
@@ -133,10 +64,10 @@ def test_crf_scores_the_same_images_twice(tiny_run):
     assert 0.0 <= result["crf_scores"]["pixel_accuracy"] <= 1.0
 
 
-def test_cli_prints_the_table_and_writes_json(tiny_run, tmp_path, capsys):
+def test_cli_prints_the_table_and_writes_json(tiny_run, tmp_path, capsys, run_command):
     run_dir, _ = tiny_run
     out = tmp_path / "scores.json"
-    assert run_command("eval", ["--checkpoint", run_dir, "--json", str(out)]) == 0
+    assert run_command(["eval", "--checkpoint", run_dir, "--json", out]) == 0
     printed = capsys.readouterr().out
     for text in ("vegetation", "IoU", "pixel accuracy", "mean IU", "f.w. IU", "3 images"):
         assert text in printed
@@ -147,55 +78,18 @@ def test_cli_prints_the_table_and_writes_json(tiny_run, tmp_path, capsys):
 
 
 def test_wrong_dataset_is_refused_with_the_reason(tiny_run, tmp_path):
-    from fcn_graph.evaluation import evaluate_run
     run_dir, _ = tiny_run
     with pytest.raises(ValueError, match="21 classes"):
         evaluate_run(run_dir, dataset="voc2012", data_dir=str(tmp_path))
 
 
 def test_missing_checkpoint_names_the_path(tmp_path):
-    from fcn_graph.evaluation import evaluate_run
-    from fcn_graph.inference import CheckpointError
     with pytest.raises(CheckpointError, match="no checkpoint"):
         evaluate_run(str(tmp_path))
 
 
-def test_format_table_marks_absent_classes():
-    from fcn_graph.evaluation import format_table
-    scores = {"per_class_iu": [0.5, float("nan")], "per_class_accuracy": [0.25, float("nan")],
-              "pixel_accuracy": 0.9, "mean_accuracy": 0.25, "mean_iu": 0.5, "fw_iu": 0.5}
-    table = format_table(scores, ["road", "car"])
-    lines = table.splitlines()
-    assert lines[1].split() == ["road", "50.00", "25.00"]
-    assert lines[2].split() == ["car", "n/a", "n/a"]
-    assert "90.00" in table
-
-
-def test_accumulate_confusion_loops_until_the_iterator_ends():
-    from fcn_graph.evaluation import accumulate_confusion
-    rng = np.random.default_rng(4)
-    labels = rng.integers(0, 3, (5, 4, 6)).astype(np.int32)
-    labels[:, 0, 0] = 255
-    preds = rng.integers(0, 3, (5, 4, 6)).astype(np.int32)
-    graph = tf.Graph()
-    with graph.as_default():
-        dataset = tf.data.Dataset.from_tensor_slices((preds, labels)).batch(2)
-        iterator = v1.data.make_initializable_iterator(dataset)
-        pred, label = iterator.get_next()
-    with v1.Session(graph=graph) as sess:
-        hist = accumulate_confusion(sess, pred, label, 3, init_op=iterator.initializer)
-        # Re-initialised, two batches of two images only.
-        partial = accumulate_confusion(sess, pred, label, 3, max_batches=2,
-                                       init_op=iterator.initializer)
-    np.testing.assert_array_equal(hist, confusion_matrix(labels, preds, 3))
-    np.testing.assert_array_equal(partial, confusion_matrix(labels[:4], preds[:4], 3))
-    assert hist.sum() == 5 * (4 * 6 - 1)
-
-
 def test_a_run_written_by_the_trainer_scores_as_its_final_validation(tmp_path):
-    from fcn_graph.evaluation import evaluate_run
-    from fcn_graph.training import TrainConfig, train
-    trained = train(TrainConfig(
+    trained = train(dict(
         model="fcn32s", geometry="caffe", width=1 / 16, dataset="synthetic",
         data_dir=str(tmp_path / "data"), dataset_options=dict(SYNTHETIC_OPTIONS, num_train=2),
         crop_size=None, batch_size=1, max_steps=2, save_every=2, eval_every=2, seed=0,

@@ -1,60 +1,93 @@
-"""TrainConfig recipes, config.json and the train command's flags."""
+"""Settings: one resolution of defaults, dataset defaults, recipes and stored runs; the flags."""
 import argparse
-import json
 
 import pytest
 
 from fcn_graph.commands import train as train_command
-from fcn_graph.training import TrainConfig, load_run_config
-from fcn_graph.training.config import CONFIG_FILE, write_run_config
+from fcn_graph.data.single_image import SingleImage
+from fcn_graph.errors import SettingsError
+from fcn_graph.training import TrainConfig, resolve
+from fcn_graph.training.config import FIELDS, new_run_identity
 
 
 def test_adam_recipe_is_the_default():
-    c = TrainConfig().resolved()
+    c = resolve(TrainConfig())
     assert (c.optimizer, c.loss_normalize, c.lr_policy) == ("adam", "mean", "poly")
     assert c.lr == 1e-3 and c.weight_decay == 0.0 and c.bias_lr_mult == 1.0
     assert c.width == 0.25 and c.dataset == "synthetic" and c.model == "fcn8s"
-    assert isinstance(c.seed, int) and c.run_dir
+    assert c.crop_size == 96 and c.batch_size == 4
+
+
+def test_resolution_is_pure_and_a_new_run_draws_its_identity():
+    assert resolve({}) == resolve({})
+    assert resolve({}).seed is None and resolve({}).run_dir is None
+    identity = new_run_identity(resolve({"model": "fcn16s"}))
+    assert isinstance(identity.seed, int) and "fcn16s-synthetic-" in identity.run_dir
+    assert new_run_identity(resolve({"seed": 3, "run_dir": "here"})).seed == 3
 
 
 def test_adam_from_pretrained_weights_uses_the_smaller_rate_and_full_width():
-    c = TrainConfig(weights="vgg16.npy").resolved()
+    c = resolve(TrainConfig(weights="vgg16.npy"))
     assert c.lr == 1e-4 and c.width == 1.0
 
 
 @pytest.mark.parametrize("model, lr", [("fcn32s", 1e-10), ("fcn16s", 1e-12), ("fcn8s", 1e-14),
                                        ("fcn8s-atonce", 1e-10)])
 def test_sgd_recipe_is_the_reference_solver(model, lr):
-    c = TrainConfig(model=model, optimizer="sgd").resolved()
+    c = resolve(TrainConfig(model=model, optimizer="sgd"))
     assert c.lr == lr and c.momentum == 0.99 and c.weight_decay == 5e-4
     assert (c.bias_lr_mult, c.loss_normalize, c.lr_policy) == (2.0, "sum", "fixed")
 
 
 def test_explicit_values_win_over_the_recipe():
-    c = TrainConfig(optimizer="sgd", lr=1e-3, weight_decay=0.0, lr_policy="poly").resolved()
+    c = resolve(TrainConfig(optimizer="sgd", lr=1e-3, weight_decay=0.0, lr_policy="poly"))
     assert (c.lr, c.weight_decay, c.lr_policy) == (1e-3, 0.0, "poly")
 
 
+def test_precedence_of_the_layers():
+    """caller > stored run > recipe > dataset defaults > derived > field defaults."""
+    class Source:
+        training_defaults = {"batch_size": 1, "crop_size": None, "max_steps": 150}
+        class_names = ("a", "b", "c")
+
+    base = {"batch_size": 2, "max_steps": 900, "lr": 0.5}
+    stored = {"batch_size": 3, "max_steps": 50}
+    c = resolve({"max_steps": 60}, stored=stored, source=Source(), base=base)
+    assert (c.max_steps, c.batch_size, c.lr, c.crop_size) == (60, 3, 0.5, None)
+    assert c.num_classes == 3
+    assert resolve({}, source=Source()).batch_size == 1
+
+
+def test_a_dataset_s_training_defaults_apply_from_python_too():
+    c = resolve(TrainConfig(dataset="single_image"), source=SingleImage)
+    for name, value in SingleImage.training_defaults.items():
+        assert getattr(c, name) == value
+    assert resolve(TrainConfig(dataset="single_image", batch_size=2),
+                   source=SingleImage).batch_size == 2
+
+
+def test_resume_refuses_a_setting_that_changes_the_network_naming_both_values():
+    stored = {"width": 0.25, "model": "fcn8s", "max_steps": 10}
+    with pytest.raises(SettingsError, match=r"--width 0\.5 .*recorded width 0\.25"):
+        resolve({"width": 0.5}, stored=stored)
+    # The same value, or a setting a resumed run may change, is accepted.
+    assert resolve({"width": 0.25, "max_steps": 20, "lr": 1e-5}, stored=stored).max_steps == 20
+
+
 @pytest.mark.parametrize("options, match", [
-    ({"optimizer": "rmsprop"}, "unknown optimizer"),
-    ({"model": "resnet"}, "unknown model"),
+    ({"optimizer": "rmsprop"}, "--optimizer must be one of adam, sgd"),
+    ({"model": "resnet"}, "--model must be one of"),
     ({"bias_lr_mult": 2.0}, "Adam"),
-    ({"accumulate": 0}, "accumulate"),
+    ({"accumulate": 0}, "--accumulate must be at least 1"),
+    ({"crop_size": 0}, "--crop-size"),
+    ({"width": 0.0}, "--width must be positive"),
+    ({"lr": -1e-3}, "--lr must be positive"),
+    ({"dropout_rate": 1.0}, "--dropout-rate"),
     ({"model": "unet", "optimizer": "sgd"}, "--lr"),
 ])
 def test_bad_choices_fail_with_a_clear_message(options, match):
-    with pytest.raises(ValueError, match=match):
-        TrainConfig(**options).resolved()
-
-
-def test_run_config_is_found_from_a_checkpoint_prefix(tmp_path):
-    write_run_config(str(tmp_path), {"model": "fcn8s", "num_classes": 6})
-    (tmp_path / "checkpoints").mkdir()
-    prefix = tmp_path / "checkpoints" / "model.ckpt-10"
-    for path in (tmp_path, tmp_path / "checkpoints", prefix):
-        assert load_run_config(str(path))["num_classes"] == 6
-    with pytest.raises(FileNotFoundError, match="config.json"):
-        load_run_config(str(tmp_path.parent / "elsewhere"))
+    with pytest.raises(SettingsError, match=match):
+        resolve(options)
 
 
 def parse(argv):
@@ -63,24 +96,32 @@ def parse(argv):
     return parser.parse_args(["train"] + argv)
 
 
-def test_flags_mirror_the_config_and_unset_flags_keep_defaults():
-    config = train_command.config_from_args(parse([
+def test_every_setting_but_builder_options_has_a_flag_with_its_default_stated_once():
+    parser = argparse.ArgumentParser()
+    train_command.register(parser.add_subparsers())
+    train_parser = parser._subparsers._group_actions[0].choices["train"]
+    dests = {action.dest for action in train_parser._actions}
+    assert set(FIELDS) - dests == {"net_options"}
+    batch = next(a for a in train_parser._actions if a.dest == "batch_size")
+    assert f"default: {FIELDS['batch_size'].metadata['default']}" in batch.help
+
+
+def test_flags_give_only_what_was_typed():
+    given = train_command.overrides_from_args(parse([
         "--optimizer", "sgd", "--accumulate", "20", "--crop-size", "384x160",
         "--dataset-option", "num_train=8", "--max-steps", "7", "--deterministic"]))
-    assert config.optimizer == "sgd" and config.accumulate == 20 and config.max_steps == 7
-    assert config.crop_size == (160, 384) and config.dataset_options == {"num_train": 8}
-    assert config.deterministic and config.lr is None and config.model == "fcn8s"
-    assert train_command.config_from_args(parse(["--crop-size", "none"])).crop_size is None
-    assert train_command.config_from_args(parse(["--crop-size", "64"])).crop_size == 64
-    with pytest.raises(SystemExit):
-        parse(["--crop-size", "1x2x3"])
+    assert given == {"optimizer": "sgd", "accumulate": 20, "crop_size": (160, 384),
+                     "dataset_options": {"num_train": 8}, "max_steps": 7,
+                     "deterministic": True}
+    assert train_command.overrides_from_args(parse(["--crop-size", "none"])) == \
+        {"crop_size": None}
 
 
-def test_resume_takes_the_stored_config_and_overrides_only_given_flags(tmp_path):
-    stored = TrainConfig(model="fcn16s", lr=3e-4, seed=5, run_dir=str(tmp_path)).resolved()
-    record = dict(stored.__dict__, class_names=["a", "b"])
-    (tmp_path / CONFIG_FILE).write_text(json.dumps(record))
-    config = train_command.config_from_args(
-        parse(["--resume", "--run-dir", str(tmp_path), "--max-steps", "900"]))
-    assert (config.model, config.lr, config.seed, config.max_steps) == ("fcn16s", 3e-4, 5, 900)
-    assert config.resume
+@pytest.mark.parametrize("argv", [["--crop-size", "1x2x3"], ["--crop-size", "0"],
+                                  ["--crop-size=-5"], ["--width", "0"], ["--lr", "-1"],
+                                  ["--batch-size", "0"], ["--max-steps", "ten"]])
+def test_numeric_flags_are_checked_at_parse_time(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse(argv)
+    assert exit_info.value.code == 2
+    assert argv[0].split("=")[0] in capsys.readouterr().err

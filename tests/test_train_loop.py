@@ -15,8 +15,13 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from fcn_graph import cli
 from fcn_graph.data import DataError, Dataset, register_dataset
 from fcn_graph.data.colors import save_label_png
-from fcn_graph.training import TrainConfig, TrainingError, load_run_config, train
-from fcn_graph.training.checkpoints import checkpoint_step, latest_checkpoint
+from fcn_graph.data import get_dataset
+from fcn_graph.data.tfrecord import write_tfrecords
+from fcn_graph.errors import CheckpointError, SettingsError, TrainingError
+from fcn_graph.rundir import checkpoint_step, latest_checkpoint, load_record
+from fcn_graph.training import TrainConfig, train
+from fcn_graph.training.config import as_settings
+from fcn_graph.training.loop import build_training_graph, prepare
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -72,7 +77,7 @@ def test_resume_continues_step_slots_and_data_position(data_dir, tmp_path, dropo
 
 def test_a_run_directory_with_checkpoints_needs_resume(data_dir, tmp_path):
     train(tiny(data_dir, tmp_path, max_steps=1))
-    with pytest.raises(ValueError, match="--resume"):
+    with pytest.raises(SettingsError, match="--resume"):
         train(tiny(data_dir, tmp_path, max_steps=2))
 
 
@@ -119,10 +124,10 @@ def test_events_config_and_graph(data_dir, tmp_path):
     for node in events.Graph().node:
         if node.op == "Const":
             assert len(node.attr["value"].tensor.tensor_content) < 4096, node.name
-    record = load_run_config(result["checkpoint"])
-    assert record["num_classes"] == 6 and record["class_names"][0] == "sky"
-    assert record["channel_order"] == "BGR" and len(record["mean"]) == 3
-    assert record["model_options"]["width"] == 0.125
+    record = load_record(result["checkpoint"])
+    assert record.num_classes == 6 and record.class_names[0] == "sky"
+    assert record.model.convention.channel_order == "BGR" and len(record.model.convention.mean) == 3
+    assert record.model.width == 0.125 and record.settings["max_steps"] == 4
 
 
 def test_diverging_run_stops_and_keeps_only_finite_checkpoints(data_dir, tmp_path):
@@ -137,7 +142,6 @@ def test_diverging_run_stops_and_keeps_only_finite_checkpoints(data_dir, tmp_pat
             assert np.all(np.isfinite(reader.get_tensor(name))), name
 
 
-@register_dataset("test_out_of_range_labels")
 class OutOfRangeLabels(Dataset):
     """Two classes, but every label file also holds the value 7."""
     class_names = ("background", "object")
@@ -155,6 +159,7 @@ class OutOfRangeLabels(Dataset):
 
 
 def test_labels_out_of_range_stop_with_a_clear_error(tmp_path):
+    register_dataset("test_out_of_range_labels")(OutOfRangeLabels)  # undone after the test
     config = TrainConfig(dataset="test_out_of_range_labels", data_dir=str(tmp_path), width=0.125,
                          crop_size=None, batch_size=1, max_steps=2, run_dir=str(tmp_path / "run"))
     with pytest.raises(TrainingError, match="labels outside"):
@@ -171,14 +176,12 @@ def test_command_line_with_accumulation(data_dir, tmp_path, capsys):
     assert code == 0
     assert checkpoint_step(latest_checkpoint(str(run_dir / "checkpoints"))) == 2
     record = json.loads((run_dir / "config.json").read_text())
-    assert record["accumulate"] == 2 and record["crop_size"] == 32
+    assert record["settings"]["accumulate"] == 2 and record["settings"]["crop_size"] == 32
     printed = capsys.readouterr()
     assert "mean IU" in printed.err and "person" in printed.err
 
 
 def test_training_and_validation_from_tfrecords(data_dir, tmp_path):
-    from fcn_graph.data import get_dataset
-    from fcn_graph.data.tfrecord import write_tfrecords
     config = tiny(data_dir, tmp_path / "run", max_steps=2)
     source = get_dataset("synthetic", data_dir, **config.dataset_options)
     records = tmp_path / "records"
@@ -189,8 +192,8 @@ def test_training_and_validation_from_tfrecords(data_dir, tmp_path):
                               val_tfrecords=str(records / "val-*.tfrecord")))
     assert from_records["step"] == 2 and np.isfinite(losses(from_records)).all()
     assert 0.0 <= from_records["validation"]["pixel_accuracy"] <= 1.0
-    recorded = load_run_config(str(tmp_path / "records-run"))
-    assert recorded["tfrecords"].endswith("train-*.tfrecord")
+    recorded = load_record(str(tmp_path / "records-run"))
+    assert recorded.settings["tfrecords"].endswith("train-*.tfrecord")
     # A pattern that matches nothing is an error naming it, not an empty run.
     with pytest.raises(DataError, match="nothing-here"):
         train(tiny(data_dir, tmp_path / "missing", max_steps=1,
@@ -208,7 +211,7 @@ def test_two_towers_give_the_loss_and_update_of_one(data_dir, tmp_path):
         np.testing.assert_allclose(tf.train.load_variable(two["checkpoint"], name),
                                    tf.train.load_variable(one["checkpoint"], name),
                                    rtol=1e-4, atol=1e-7)
-    with pytest.raises(ValueError, match="does not split evenly over 3 towers"):
+    with pytest.raises(SettingsError, match="does not split evenly over 3 towers"):
         train(tiny(data_dir, tmp_path / "three", max_steps=1, towers=3))
 
 
@@ -217,14 +220,13 @@ def test_resume_without_a_seed_replays_the_recorded_one(data_dir, tmp_path):
     head = train(tiny(data_dir, tmp_path, max_steps=1, seed=None))
     tail = train(tiny(data_dir, tmp_path, max_steps=2, seed=None, resume=True))
     assert tail["config"].seed == head["config"].seed
-    assert load_run_config(str(tmp_path))["seed"] == head["config"].seed
+    assert load_record(str(tmp_path)).settings["seed"] == head["config"].seed
 
 
 def test_the_finiteness_check_covers_optimizer_slots(data_dir, tmp_path):
     """An inf Adam second moment freezes its weight at a finite value: it must not be saved."""
-    from fcn_graph.training.loop import build_training_graph, prepare
-    config, source, _, _ = prepare(tiny(data_dir, tmp_path, optimizer="adam"))
-    training = build_training_graph(config, source, None, 0)
+    run = prepare(as_settings(tiny(data_dir, tmp_path, optimizer="adam")))
+    training = build_training_graph(run, 0)
     with tf.compat.v1.Session(graph=training.graph) as sess:
         sess.run(training.initializers)
         assert sess.run(training.weights_finite)

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from fcn_graph.bench.flops import forward_flops
 from fcn_graph.losses import pixelwise_softmax_loss
-from fcn_graph.models import build_model
+from fcn_graph.models import ModelSpec, build
 
 v1 = tf.compat.v1
 
@@ -28,9 +28,9 @@ class TFBench:
             self.images = v1.placeholder(tf.float32, [batch, size, size, 3], name="images")
             self.labels = v1.placeholder(tf.int32, [batch, size, size], name="labels")
             self.is_training = v1.placeholder_with_default(False, [], name="is_training")
-            options = dict(backbone=backbone, geometry="caffe", width=width)
-            net = build_model(model, self.images, num_classes, is_training=self.is_training,
-                              **options)
+            spec = ModelSpec(name=model, num_classes=num_classes, backbone=backbone,
+                             geometry="caffe", width=width)
+            net = build(spec, self.images, is_training=self.is_training)
             self.logits = net.logits
             self.flops = forward_flops(self.graph.get_operations())
             self.variables = v1.global_variables()
@@ -40,8 +40,8 @@ class TFBench:
             self.plain_step = optimizer.minimize(loss, var_list=trainable)
             self.xla_step = None
             if xla_step:
-                grads = compiled_gradients(model, num_classes, options, self.variables, trainable,
-                                           self.images, self.labels)
+                grads = compiled_gradients(spec, self.variables, trainable, self.images,
+                                           self.labels)
                 self.xla_step = optimizer.apply_gradients(zip(grads, trainable))
             self.init = v1.global_variables_initializer()
             self.feeds = {v: v1.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables}
@@ -69,7 +69,7 @@ class TFBench:
         self.session.close()
 
 
-def compiled_gradients(model, num_classes, options, variables, trainable, images, labels):
+def compiled_gradients(spec, variables, trainable, images, labels):
     """Gradient tensors of the summed loss for `trainable`, computed by one XLA cluster."""
     names = [v.op.name for v in variables]
     wanted = [names.index(v.op.name) for v in trainable]
@@ -83,8 +83,7 @@ def compiled_gradients(model, num_classes, options, variables, trainable, images
             return by_name[name]
 
         with v1.variable_scope(v1.get_variable_scope(), custom_getter=from_values):
-            net = build_model(model, images, num_classes, is_training=tf.constant(True),
-                              **options)
+            net = build(spec, images, is_training=tf.constant(True))
         loss = pixelwise_softmax_loss(net.logits, labels)
         return tf.gradients(loss, [values[i] for i in wanted])
 

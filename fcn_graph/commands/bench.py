@@ -1,6 +1,7 @@
 """`fcn-graph bench`: forward and training-step speed, FLOP rate and memory of an FCN."""
 import json
 
+from fcn_graph.bench import BenchOptions, format_report, run_benchmark
 from fcn_graph.fcn import VARIANTS
 
 
@@ -27,7 +28,6 @@ def register(subparsers):
 
 
 def run(args):
-    from fcn_graph.bench import BenchOptions, format_report, run_benchmark
     options = BenchOptions(model=args.model, size=args.size, batch=args.batch,
                            steps=args.steps, warmup=args.warmup, width=args.width,
                            num_classes=args.classes, backbone=args.backbone, xla=args.xla,

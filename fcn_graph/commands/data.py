@@ -2,9 +2,15 @@
 import os
 import sys
 
-from fcn_graph.data import DataError, available_datasets, get_dataset, parse_options, voc_palette
+from fcn_graph.data import available_datasets, get_dataset, parse_options, voc_palette
+from fcn_graph.data.check import check_dataset
+from fcn_graph.data.colors import save_label_png
 from fcn_graph.data.labels import read_image_rgb
+from fcn_graph.data.polygons import annotations_to_masks, rasterize, read_class_map
 from fcn_graph.data.registry import dataset_class, parse_option
+from fcn_graph.data.snap import snap_to_edges
+from fcn_graph.data.tfrecord import write_tfrecords
+from fcn_graph.errors import DataError, UsageError
 
 
 def _add_source_arguments(parser, split_help):
@@ -24,7 +30,7 @@ def register(subparsers):
     commands = parser.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
 
     listing = commands.add_parser("list", help="available dataset sources")
-    listing.set_defaults(func=_guarded(run_list))
+    listing.set_defaults(func=run_list)
 
     generate = commands.add_parser("generate", help="draw the synthetic street scenes to disk")
     generate.add_argument("--data-dir", help="output directory (default: the cache directory)")
@@ -32,20 +38,20 @@ def register(subparsers):
     generate.add_argument("--num-train", type=int, default=200)
     generate.add_argument("--num-val", type=int, default=50)
     generate.add_argument("--seed", type=int, default=0)
-    generate.set_defaults(func=_guarded(run_generate))
+    generate.set_defaults(func=run_generate)
 
     check = commands.add_parser("check", help="validate images and labels; exit 1 on any problem")
     _add_source_arguments(check, "split to check, repeatable (default: all)")
     check.add_argument("--out", help="directory for a few image/label overlay PNGs")
     check.add_argument("--overlays", type=int, default=4, help="overlays per split (default 4)")
     check.add_argument("--limit", type=int, help="check only the first N examples of each split")
-    check.set_defaults(func=_guarded(run_check))
+    check.set_defaults(func=run_check)
 
     records = commands.add_parser("to-tfrecord", help="write splits as sharded TFRecord files")
     _add_source_arguments(records, "split to write, repeatable (default: all)")
     records.add_argument("--out-dir", required=True)
     records.add_argument("--shards", type=int, help="shards per split (default: one per 500 examples)")
-    records.set_defaults(func=_guarded(run_to_tfrecord))
+    records.set_defaults(func=run_to_tfrecord)
 
     polygons = commands.add_parser("polygons", help="rasterise polygon annotations to index-mask PNGs")
     polygons.add_argument("annotations", nargs="+", help="LabelMe JSON, VOC-style XML or COCO JSON files")
@@ -60,18 +66,7 @@ def register(subparsers):
                                "edges (random walker); needs the images")
     polygons.add_argument("--image-dir", help="where NAME.png/.jpg live for --snap-to-edges "
                                               "(default: beside each annotation file)")
-    polygons.set_defaults(func=_guarded(run_polygons))
-
-
-def _guarded(command):
-    """Report DataError as a one-line message and exit status 2 instead of a traceback."""
-    def run(args):
-        try:
-            return command(args)
-        except DataError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    return run
+    polygons.set_defaults(func=run_polygons)
 
 
 def run_list(args):
@@ -85,7 +80,7 @@ def run_list(args):
 def run_generate(args):
     _, size = parse_option(f"size={args.size}")
     if not isinstance(size, tuple):
-        raise DataError(f"--size {args.size!r} is not WIDTHxHEIGHT (e.g. 128x96)")
+        raise UsageError(f"--size {args.size!r} is not WIDTHxHEIGHT (e.g. 128x96)")
     source = get_dataset("synthetic", args.data_dir, size=size, num_train=args.num_train,
                          num_val=args.num_val, seed=args.seed)
     for split in source.splits:
@@ -94,7 +89,6 @@ def run_generate(args):
 
 
 def run_check(args):
-    from fcn_graph.data.check import check_dataset
     source = _source(args)
     status = 0
     for split in args.split or source.splits:
@@ -108,7 +102,6 @@ def run_check(args):
 
 
 def run_to_tfrecord(args):
-    from fcn_graph.data.tfrecord import write_tfrecords
     source = _source(args)
     for split in args.split or source.splits:
         paths = write_tfrecords(source, split, args.out_dir, num_shards=args.shards)
@@ -125,11 +118,8 @@ def read_image_for(image_dir, name):
 
 
 def run_polygons(args):
-    from fcn_graph.data.colors import save_label_png
-    from fcn_graph.data.polygons import annotations_to_masks, rasterize, read_class_map
-    from fcn_graph.data.snap import snap_to_edges
     if not 0 <= args.background <= 255:
-        raise DataError(f"--background {args.background} is not a label value 0..255")
+        raise UsageError(f"--background {args.background} is not a label value 0..255")
     if args.classes in available_datasets():
         names = dataset_class(args.classes).class_names
         if not names:

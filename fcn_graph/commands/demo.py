@@ -1,8 +1,11 @@
 """`fcn-graph demo`: the single-image overfit and bilinear upsampling of a photo."""
+from fcn_graph.data.single_image import PHOTOS
+from fcn_graph.demo.overfit import OverfitOptions, overfit
+from fcn_graph.demo.upsample import upsample_photo
+from fcn_graph.training.config import SCRATCH_WIDTH
 
 
 def run_upsample(args):
-    from fcn_graph.demo.upsample import upsample_photo
     difference = upsample_photo(args.image, args.factor, args.out)
     print(f"wrote {args.out}")
     print(f"max |transposed conv - skimage rescale(order=1, mode='constant')| = {difference:.3g} "
@@ -11,7 +14,6 @@ def run_upsample(args):
 
 
 def run_overfit(args):
-    from fcn_graph.demo.overfit import OverfitOptions, overfit
     options = OverfitOptions(steps=args.steps, width=args.width, lr=args.lr,
                              weights=args.weights, out=args.out, run_dir=args.run_dir,
                              seed=args.seed, photo=args.photo,
@@ -21,8 +23,6 @@ def run_overfit(args):
 
 
 def register(subparsers):
-    from fcn_graph.data.single_image import PHOTOS
-    from fcn_graph.demo.overfit import SCRATCH_WIDTH, OverfitOptions
     parser = subparsers.add_parser("demo", help="demonstrations: single-image overfit, upsampling")
     demos = parser.add_subparsers(dest="demo", metavar="DEMO", required=True)
 
@@ -37,26 +37,26 @@ def register(subparsers):
     upsample.set_defaults(func=run_upsample)
 
     defaults = OverfitOptions()
-    overfit = demos.add_parser(
+    overfit_parser = demos.add_parser(
         "overfit", help="overfit FCN-32s and FCN-8s on one photo and draw the comparison",
         description="Train FCN-32s and FCN-8s on a shipped photo until they memorise it, then "
                     "write a figure: input, ground truth, and each network's prediction with "
                     "and without dense-CRF refinement, each titled with its IoU.")
-    overfit.add_argument("--photo", default=defaults.photo, choices=sorted(PHOTOS),
+    overfit_parser.add_argument("--photo", default=defaults.photo, choices=sorted(PHOTOS),
                          help="shipped photo (default %(default)s; chelsea is the tutorials' cat)")
-    overfit.add_argument("--longest-side", type=int, default=defaults.longest_side,
+    overfit_parser.add_argument("--longest-side", type=int, default=defaults.longest_side,
                          help="resize the photo to this longest side (default %(default)s; "
                               "0 keeps its own size)")
-    overfit.add_argument("--weights", help="pretrained VGG16 file (from scratch when omitted)")
-    overfit.add_argument("--steps", type=int, default=defaults.steps,
+    overfit_parser.add_argument("--weights", help="pretrained VGG16 file (from scratch when omitted)")
+    overfit_parser.add_argument("--steps", type=int, default=defaults.steps,
                          help="training steps per network (default %(default)s)")
-    overfit.add_argument("--width", type=float, default=None,
+    overfit_parser.add_argument("--width", type=float, default=None,
                          help="backbone width (default 1.0 with --weights, else "
                               f"{SCRATCH_WIDTH})")
-    overfit.add_argument("--lr", type=float, default=None,
+    overfit_parser.add_argument("--lr", type=float, default=None,
                          help="Adam learning rate (default: the trainer's for the start point)")
-    overfit.add_argument("--out", default=defaults.out, help="figure path (default %(default)s)")
-    overfit.add_argument("--run-dir", default=None,
+    overfit_parser.add_argument("--out", default=defaults.out, help="figure path (default %(default)s)")
+    overfit_parser.add_argument("--run-dir", default=None,
                          help="where the two training runs go (default: a temporary folder)")
-    overfit.add_argument("--seed", type=int, default=defaults.seed)
-    overfit.set_defaults(func=run_overfit)
+    overfit_parser.add_argument("--seed", type=int, default=defaults.seed)
+    overfit_parser.set_defaults(func=run_overfit)

@@ -2,7 +2,11 @@
 import json
 import os
 
+from fcn_graph.data import parse_options
+from fcn_graph.errors import OutputExistsError, UsageError
+from fcn_graph.evaluation import evaluate_run, evaluate_weights
 from fcn_graph.fcn import VARIANTS
+from fcn_graph.scoring import format_table, json_ready
 
 
 def register(subparsers):
@@ -30,14 +34,16 @@ def register(subparsers):
 
 
 def run(args):
-    from fcn_graph.data import parse_options
-    from fcn_graph.evaluation import evaluate_run, evaluate_weights, format_table, json_ready
+    if args.json and os.path.isdir(args.json):
+        raise OutputExistsError(f"--json {args.json} is a directory; name a file to write, "
+                                f"e.g. {os.path.join(args.json, 'scores.json')}")
     options = parse_options(args.dataset_option)
     common = dict(data_dir=args.data_dir, split=args.split, crf=args.crf,
                   max_images=args.max_images, dataset_options=options)
     if args.weights:
         if not args.model or not args.dataset:
-            raise SystemExit("eval --weights needs --model (the file's FCN variant) and --dataset")
+            raise UsageError("eval --weights needs --model (the file's FCN variant) and "
+                             "--dataset")
         result = evaluate_weights(args.weights, args.model, args.dataset, **common)
     else:
         result = evaluate_run(args.checkpoint, dataset=args.dataset, **common)

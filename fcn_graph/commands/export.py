@@ -1,4 +1,5 @@
 """`fcn-graph export`: a SavedModel and optionally a frozen GraphDef of a trained run."""
+from fcn_graph.export import export_run
 
 
 def register(subparsers):
@@ -14,7 +15,6 @@ def register(subparsers):
 
 
 def run(args):
-    from fcn_graph.export import export_run
     result = export_run(args.checkpoint, args.out, frozen=args.frozen)
     print(f"SavedModel of {result['checkpoint']} written to {result['saved_model']}")
     if result["frozen"]:

@@ -6,11 +6,11 @@ train ids in [0, num_classes), with 255 marking pixels to ignore.
 """
 import os
 
+import numpy as np
+
+from fcn_graph.errors import DataError
+
 IGNORE_LABEL = 255
-
-
-class DataError(ValueError):
-    """A dataset file or layout problem; the message names the file and the fix."""
 
 
 class Dataset:
@@ -58,11 +58,6 @@ class Dataset:
         """The label file at `path` as uint8 HxW train ids (255 = ignore)."""
         raise NotImplementedError
 
-    def label_lut(self):
-        """A uint8 [256] table when labels are single-channel PNGs mapped value-by-value
-        to train ids (the pipeline then decodes them with TF ops); None otherwise."""
-        return None
-
     def check_split(self, split):
         if split not in self.splits:
             raise DataError(f"dataset {self.name!r} has no split {split!r}; "
@@ -85,3 +80,31 @@ def read_list_file(path, what):
         raise DataError(f"{what} not found: {path}")
     with open(path) as f:
         return [line.split()[0] for line in f if line.strip()]
+
+
+def resize_option(name, size):
+    """A source's `size` option as (height, width): None keeps the native size, one number is a square.
+
+    On the command line `size=576x160` is WIDTHxHEIGHT and arrives here as (160, 576).
+    """
+    if size is None:
+        return None
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if not (isinstance(size, (tuple, list)) and len(size) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)):
+        raise DataError(f"{name}: size must be WIDTHxHEIGHT (e.g. size=576x160) or one number for a "
+                        f"square, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def hold_out(examples, fraction, seed):
+    """(kept, held out): a seeded random `fraction` of `examples` (rounded, at least one) held out.
+
+    Both parts keep the listed order; the same examples, fraction and seed
+    always hold out the same examples.
+    """
+    count = max(1, round(len(examples) * fraction))
+    held = set(np.random.default_rng(seed).permutation(len(examples))[:count].tolist())
+    return ([e for i, e in enumerate(examples) if i not in held],
+            [e for i, e in enumerate(examples) if i in held])

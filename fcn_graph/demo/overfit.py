@@ -15,13 +15,19 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
+import tensorflow as tf
+
+from fcn_graph import crf
+from fcn_graph.data import colorize, get_dataset, make_dataset
+from fcn_graph.data.single_image import PHOTOS
+from fcn_graph.demo.figure import panel_row
+from fcn_graph.inference import Segmenter
+from fcn_graph.metrics import confusion_matrix, scores
+from fcn_graph.scoring import as_uint8
+from fcn_graph.training import train
 
 MODELS = (("fcn32s", "FCN-32s"), ("fcn8s", "FCN-8s"))
 DATASET = "single_image"
-# From scratch the backbone is narrowed so the demo runs in minutes on a CPU;
-# pretrained VGG16 weights need the full width.
-SCRATCH_WIDTH = 0.25
 FIGURE_SCALE = 1
 # Longest side of the photo as trained: large enough that a 32-pixel grid is
 # visibly coarse, small enough for a few minutes on two CPU cores.
@@ -35,7 +41,7 @@ CRF_OPTIONS = {"bilateral_sxy": 40, "bilateral_srgb": 13, "bilateral_compat": 3}
 @dataclass
 class OverfitOptions:
     steps: int = 150
-    width: Optional[float] = None   # None: 1.0 with weights, else SCRATCH_WIDTH
+    width: Optional[float] = None   # None: the trainer's (1.0 with weights, else narrow)
     lr: Optional[float] = None      # None: the trainer's Adam default for the start point
     weights: Optional[str] = None
     out: str = "docs/overfit.png"
@@ -46,50 +52,39 @@ class OverfitOptions:
 
 
 def dataset_options(options):
-    from fcn_graph.data.single_image import PHOTOS
     height, width = PHOTOS[options.photo]
     scale = (options.longest_side or max(height, width)) / max(height, width)
     return {"photo": options.photo, "size": (round(height * scale), round(width * scale))}
 
 
-def train_config(options, model, run_dir):
-    from fcn_graph.data.single_image import SingleImage
-    from fcn_graph.training import TrainConfig
-    return TrainConfig(
+def train_settings(options, model, run_dir):
+    """The trainer's settings of one network; the photo's own training defaults fill the rest
+    (whole image, batch 1, nothing random)."""
+    chosen = {"width": options.width, "lr": options.lr, "weights": options.weights}
+    return dict(
         model=model, dataset=DATASET, dataset_options=dataset_options(options),
         split="train", val_split="train", backbone="vgg16", geometry="same",
-        width=options.width or (1.0 if options.weights else SCRATCH_WIDTH),
-        **{**SingleImage.training_defaults, "max_steps": options.steps},
-        weights=options.weights, optimizer="adam", lr=options.lr,
-        log_every=1, save_every=options.steps, eval_every=options.steps,
-        summary_every=options.steps, seed=options.seed, run_dir=run_dir)
+        optimizer="adam", max_steps=options.steps, log_every=1, save_every=options.steps,
+        eval_every=options.steps, summary_every=options.steps, seed=options.seed,
+        run_dir=run_dir, **{key: value for key, value in chosen.items() if value is not None})
 
 
 def first_example(source, split):
     """(image uint8 HxWx3, label HxW) exactly as the trainer's input pipeline delivers them."""
-    import tensorflow as tf
-    from fcn_graph.data import make_dataset
     with tf.Graph().as_default():
         batches = make_dataset(source, split, batch_size=1, shuffle=False, repeat=False)
         batch = tf.compat.v1.data.make_one_shot_iterator(batches).get_next()
         with tf.compat.v1.Session() as sess:
             example = sess.run({"image": batch["image"], "label": batch["label"]})
-    return np.clip(np.round(example["image"][0]), 0, 255).astype(np.uint8), example["label"][0]
+    return as_uint8(example["image"][0]), example["label"][0]
 
 
 def mean_iu(label, prediction, num_classes, ignore_label):
-    from fcn_graph.metrics import confusion_matrix, scores
     return scores(confusion_matrix(label, prediction, num_classes, ignore_label))["mean_iu"]
 
 
 def overfit(options, stream=None):
     """Train both networks, draw the figure at `options.out`; return IoUs and wall time."""
-    from fcn_graph import crf
-    from fcn_graph.data import colorize, get_dataset
-    from fcn_graph.demo.figure import panel_row
-    from fcn_graph.inference import Segmenter
-    from fcn_graph.training import train
-
     stream = stream or sys.stderr
     started = time.perf_counter()
     root = options.run_dir or tempfile.mkdtemp(prefix="fcn-graph-overfit-")
@@ -108,7 +103,7 @@ def overfit(options, stream=None):
     for model, title in MODELS:
         run_dir = os.path.join(root, model)
         print(f"--- {title}: {options.steps} steps on the photo", file=stream)
-        train(train_config(options, model, run_dir), stream=stream)
+        train(train_settings(options, model, run_dir), stream=stream)
         with Segmenter(run_dir) as segmenter:
             prediction, probabilities = segmenter.segment(image)
         add_panel(title, prediction)

@@ -1,11 +1,10 @@
-"""Training FCNs: configuration, optimizers, checkpoints, summaries and the session loop.
+"""Training FCNs: settings, optimizers, checkpoints, summaries and the session loop.
 
     from fcn_graph.training import TrainConfig, train
     result = train(TrainConfig(dataset="synthetic", max_steps=600))
     result["validation"]["mean_iu"]
 """
-from fcn_graph.training.config import TrainConfig, load_run_config
-from fcn_graph.training.guards import TrainingError
+from fcn_graph.training.config import TrainConfig, resolve
 from fcn_graph.training.loop import train
 
-__all__ = ["TrainConfig", "TrainingError", "load_run_config", "train"]
+__all__ = ["TrainConfig", "resolve", "train"]

@@ -16,27 +16,7 @@ import os
 
 import tensorflow as tf
 
-PREFIX = "model.ckpt"
-STEP_VARIABLE = "global_step"
-
-
-def latest_checkpoint(directory):
-    """Prefix of the checkpoint the state file points at, or None."""
-    if not os.path.isdir(directory):
-        return None
-    return tf.train.latest_checkpoint(directory)
-
-
-def checkpoint_step(prefix):
-    """The global step stored in a checkpoint, read without building any graph."""
-    try:
-        reader = tf.train.load_checkpoint(prefix)
-    except (tf.errors.OpError, ValueError) as err:
-        raise ValueError(f"cannot read checkpoint {prefix}: {err}") from err
-    if not reader.has_tensor(STEP_VARIABLE):
-        raise ValueError(f"checkpoint {prefix} holds no {STEP_VARIABLE}; it was not written by "
-                         "`fcn-graph train`, so it can only be used with --init-from")
-    return int(reader.get_tensor(STEP_VARIABLE))
+from fcn_graph.rundir import CHECKPOINT_PREFIX, checkpoint_step
 
 
 class Checkpointer:
@@ -51,8 +31,8 @@ class Checkpointer:
 
     def save(self, sess, step):
         os.makedirs(self.directory, exist_ok=True)
-        prefix = self.saver.save(sess, os.path.join(self.directory, PREFIX), global_step=step,
-                                 write_meta_graph=False, write_state=False)
+        prefix = self.saver.save(sess, os.path.join(self.directory, CHECKPOINT_PREFIX),
+                                 global_step=step, write_meta_graph=False, write_state=False)
         if checkpoint_step(prefix) != step:
             raise OSError(f"checkpoint {prefix} did not read back with step {step}")
         kept = [p for p in self.kept() if p != prefix] + [prefix]

@@ -3,9 +3,7 @@ import math
 
 import tensorflow as tf
 
-
-class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what to do."""
+from fcn_graph.errors import TrainingError
 
 
 def all_finite_op(variables, name="all_variables_finite"):

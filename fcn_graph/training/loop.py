@@ -12,25 +12,30 @@ building the graph, so the input pipeline can skip the
 continues at the same position of the same epoch, with its optimizer slots.
 """
 import dataclasses
-import os
 import time
 
 import tensorflow as tf
 
+from fcn_graph.convention import InputConvention
 from fcn_graph.data import get_dataset, make_dataset
+from fcn_graph.errors import CheckpointError, SettingsError
 from fcn_graph.layers import create_random_stream
-from fcn_graph.training.checkpoints import Checkpointer, checkpoint_step, latest_checkpoint
-from fcn_graph.training.config import (CHECKPOINT_DIR, CONFIG_FILE, load_run_config,
-                                       model_options, run_record, write_run_config)
+from fcn_graph.models import ModelSpec, build, has_vgg_backbone
+from fcn_graph.rundir import (RunRecord, checkpoint_dir, checkpoint_step, latest_checkpoint,
+                              optional_record, resolve_checkpoint, write_record)
+from fcn_graph.scoring import SplitScorer, format_table
+from fcn_graph.training.checkpoints import Checkpointer
+from fcn_graph.training.config import as_settings, new_run_identity, resolve
 from fcn_graph.training.determinism import op_determinism
-from fcn_graph.training.guards import (TrainingError, all_finite_op, check_loss, check_weights,
+from fcn_graph.training.guards import (all_finite_op, check_loss, check_weights,
                                        is_label_range_error, labels_out_of_range)
 from fcn_graph.training.optim import build_update
 from fcn_graph.training.progress import Progress, format_duration
 from fcn_graph.training.signals import StopRequest
+from fcn_graph.training.staged import StagedInit
 from fcn_graph.training.summaries import SummaryWriter, histogram_op
 from fcn_graph.training.towers import build_tower_loss, tower_devices
-from fcn_graph.training.validation import ValidationTower, format_scores
+from fcn_graph.weights import load_weights, restore_backbone
 
 v1 = tf.compat.v1
 
@@ -41,13 +46,23 @@ class TrainingGraph:
     data_loss: tf.Tensor
     update: object
     global_step: tf.Variable
-    validation: ValidationTower
+    validation: SplitScorer
     saver: object
     weights_finite: tf.Tensor
     histograms: object
-    convention: tuple
     initializers: tf.Operation
     staged_init: object
+
+
+@dataclasses.dataclass
+class Run:
+    """A run about to start: its settings, data, network and where it resumes."""
+    config: object
+    source: object
+    spec: ModelSpec
+    weights: object
+    resume_from: object
+    checkpoint_dir: str
 
 
 def session_config(config):
@@ -68,15 +83,17 @@ def crop_shape(crop_size):
     return tuple(int(c) for c in crop_size)
 
 
-def load_backbone_weights(config):
-    if not config.weights:
-        return None
-    from fcn_graph.weights import load_weights
-    return load_weights(config.weights, arch=config.backbone)
+def model_spec(config, convention):
+    """The network a resolved TrainConfig describes, with its weights' input convention."""
+    return ModelSpec(name=config.model, num_classes=config.num_classes, backbone=config.backbone,
+                     geometry=config.geometry, width=config.width,
+                     dropout_rate=config.dropout_rate, learn_upsampling=config.learn_upsampling,
+                     convention=convention, options=dict(config.net_options))
 
 
-def build_training_graph(config, source, weights, start_step):
+def build_training_graph(run, start_step):
     """Every op of the run, built once."""
+    config, source, spec = run.config, run.source, run.spec
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(config.seed)
@@ -87,19 +104,22 @@ def build_training_graph(config, source, weights, start_step):
                                crop_size=crop_shape(config.crop_size),
                                tfrecord_pattern=config.tfrecords)
         batch = v1.data.make_one_shot_iterator(batches).get_next()
-        options = model_options(config)
         random_stream = create_random_stream()
-        data_loss = build_tower_loss(config, batch, source, weights, options,
-                                     tower_devices(config.towers))
+        data_loss = build_tower_loss(config, batch, source, spec, tower_devices(config.towers))
         update = build_update(data_loss, config, global_step, random_stream)
-        validation = ValidationTower(source, config.val_split, config.num_classes, config.model,
-                                     options, weights=weights, max_images=config.eval_images,
-                                     seed=config.seed, tfrecord_pattern=config.val_tfrecords)
+
+        def shared_network(images):
+            with v1.variable_scope(v1.get_variable_scope(), reuse=True), \
+                    tf.name_scope("validation"):
+                return build(spec, images, is_training=tf.constant(False))
+
+        validation = SplitScorer(source, config.val_split, shared_network,
+                                 max_images=config.eval_images,
+                                 tfrecord_pattern=config.val_tfrecords,
+                                 keep_images=config.image_summaries > 0)
         model_variables = v1.global_variables()
-        staged_init = None
-        if config.init_from:
-            from fcn_graph.weights import StagedInit
-            staged_init = StagedInit(config.init_from)
+        staged_init = StagedInit(resolve_checkpoint(config.init_from)) \
+            if config.init_from and not run.resume_from else None
         training = TrainingGraph(
             graph=graph, data_loss=data_loss, update=update, global_step=global_step,
             validation=validation,
@@ -107,8 +127,6 @@ def build_training_graph(config, source, weights, start_step):
             # Slots too: an inf Adam moment leaves its weight finite but frozen.
             weights_finite=all_finite_op([v for v in model_variables if v.dtype.is_floating]),
             histograms=histogram_op(update.gradients) if config.histograms else None,
-            convention=(graph.get_tensor_by_name("preprocess/channel_order:0"),
-                        graph.get_tensor_by_name("preprocess/mean:0")),
             initializers=tf.group(v1.global_variables_initializer(),
                                   v1.local_variables_initializer()),
             staged_init=staged_init)
@@ -116,19 +134,18 @@ def build_training_graph(config, source, weights, start_step):
     return training
 
 
-def initialize(sess, training, config, weights, resume_from, log):
+def initialize(sess, training, run, log):
     sess.run(training.initializers)
-    if resume_from:
-        training.saver.restore(sess, resume_from)
-        log(f"resumed from {resume_from} at step {sess.run(training.global_step)}")
+    if run.resume_from:
+        training.saver.restore(sess, run.resume_from)
+        log(f"resumed from {run.resume_from} at step {sess.run(training.global_step)}")
         return
-    if weights is not None:
-        from fcn_graph.weights import restore_backbone
-        restored = restore_backbone(sess, weights)
-        log(f"restored {len(restored)} backbone layers from {config.weights}")
+    if run.weights is not None:
+        restored = restore_backbone(sess, run.weights)
+        log(f"restored {len(restored)} backbone layers from {run.config.weights}")
     if training.staged_init is not None:
         training.staged_init.restore(sess)
-        log(f"initialised from the previous stage {config.init_from}")
+        log(f"initialised from the previous stage {run.config.init_from}")
 
 
 def run_update(sess, training, config, fetch_histograms):
@@ -150,7 +167,7 @@ def run_update(sess, training, config, fetch_histograms):
 
 
 def evaluate(sess, training, writer, step, source, config):
-    result, examples = training.validation.evaluate(sess, keep_examples=config.image_summaries)
+    result, examples = training.validation.score(sess, keep_examples=config.image_summaries)
     writer.scalars(step, {"validation/pixel_accuracy": result["pixel_accuracy"],
                           "validation/mean_iu": result["mean_iu"],
                           "validation/mean_accuracy": result["mean_accuracy"]})
@@ -159,65 +176,76 @@ def evaluate(sess, training, writer, step, source, config):
     return result
 
 
-def prepare(config):
-    """Resolve the configuration and the dataset; find the checkpoint to resume from."""
-    if config.resume and config.seed is None and config.run_dir:
-        config = dataclasses.replace(config, seed=recorded_seed(config.run_dir))
-    config = config.resolved()
-    source = get_dataset(config.dataset, config.data_dir, **config.dataset_options)
-    if config.num_classes is None:
-        config.num_classes = source.num_classes
-    if len(source.class_names) != config.num_classes:
-        raise ValueError(f"num_classes={config.num_classes} but dataset {config.dataset!r} has "
-                         f"{len(source.class_names)} classes; leave --num-classes unset")
-    checkpoint_dir = os.path.abspath(os.path.join(config.run_dir, CHECKPOINT_DIR))
-    latest = latest_checkpoint(checkpoint_dir)
+def prepare(overrides, base=None):
+    """Resolve the settings (over the stored ones when resuming), the dataset and the network."""
+    requested = resolve(overrides, base=base)
+    record = None
+    if requested.resume:
+        if not requested.run_dir:
+            raise SettingsError("--resume needs the --run-dir of the run to continue")
+        record = optional_record(requested.run_dir)
+    stored = record.settings if record else None
+    first = resolve(overrides, stored, base=base)
+    source = get_dataset(first.dataset, first.data_dir, **first.dataset_options)
+    config = new_run_identity(resolve(overrides, stored, source, base))
+    directory = checkpoint_dir(config.run_dir)
+    latest = latest_checkpoint(directory)
     if latest and not config.resume:
-        raise ValueError(f"{config.run_dir} already holds checkpoints (latest {latest}); pass "
-                         "--resume to continue that run or choose another --run-dir")
-    return config, source, checkpoint_dir, (latest if config.resume else None)
+        raise SettingsError(f"{config.run_dir} already holds checkpoints (latest {latest}); pass "
+                            "--resume to continue that run or choose another --run-dir")
+    if config.resume and not latest:
+        raise CheckpointError(f"{config.run_dir}: --resume found no checkpoint to continue "
+                              f"from; check --run-dir, or drop --resume to start a new run")
+    if record is not None:
+        return Run(config, source, record.model, None, latest, directory)
+    if config.weights and not has_vgg_backbone(config.model):
+        raise SettingsError(f"--model {config.model} has no VGG backbone to load pretrained "
+                            f"weights into; drop --weights or choose an FCN variant")
+    weights = load_weights(config.weights, arch=config.backbone) if config.weights else None
+    convention = InputConvention(weights.channel_order, tuple(weights.mean)) \
+        if weights is not None else InputConvention()
+    return Run(config, source, model_spec(config, convention), weights, latest, directory)
 
 
-def recorded_seed(run_dir):
-    """The seed in `run_dir`'s config.json (None without one): it fixed the data order."""
-    if not os.path.isfile(os.path.join(run_dir, CONFIG_FILE)):
-        return None
-    return load_run_config(run_dir).get("seed")
+def train(config=None, stream=None, on_evaluation=None, base=None):
+    """Train per `config` (a TrainConfig or a dict of settings); return the outcome.
 
-
-def train(config, stream=None, on_evaluation=None):
-    """Train per `config` (a TrainConfig); return the final step, loss and validation scores.
-
-    The dict holds `step`, `loss` (mean data loss of the last update),
-    `validation` (the reference scores, None when stopped by a signal),
-    `history` [(step, loss)], `checkpoint`, `run_dir`, `interrupted` (the
-    signal number or None), `wall_time` and the resolved `config`.
-    `on_evaluation(step, scores)` is called after every validation, the
-    final one included (e.g. to print published numbers beside ours).
+    Settings left unset follow the dataset's training defaults, then the
+    recipe `base` (a dict of settings), then the field defaults; with
+    `resume`, the run directory's recorded settings come before all of
+    these. The dict returned holds `step`, `loss` (mean data loss of the
+    last update), `validation` (the reference scores, None when stopped by
+    a signal), `history` [(step, loss)], `checkpoint`, `run_dir`,
+    `interrupted` (the signal number or None), `wall_time` and the resolved
+    `config`. `on_evaluation(step, scores)` is called after every
+    validation, the final one included (e.g. to print published numbers
+    beside ours).
     """
-    with op_determinism(config.deterministic):
-        return run_training(config, stream, on_evaluation)
+    overrides = as_settings(config or {})
+    with op_determinism(overrides.get("deterministic", False)):
+        return run_training(prepare(overrides, base), stream, on_evaluation)
 
 
-def run_training(config, stream, on_evaluation):
+def run_training(run, stream, on_evaluation):
     started = time.perf_counter()
-    config, source, checkpoint_dir, resume_from = prepare(config)
-    start_step = checkpoint_step(resume_from) if resume_from else 0
-    weights = load_backbone_weights(config)
-    training = build_training_graph(config, source, weights, start_step)
+    config, source = run.config, run.source
+    start_step = checkpoint_step(run.resume_from) if run.resume_from else 0
+    training = build_training_graph(run, start_step)
     progress = Progress(start_step, config.max_steps, config.images_per_step, config.log_every,
                         stream)
     writer = SummaryWriter(config.run_dir, training.graph)
-    checkpointer = Checkpointer(checkpoint_dir, training.saver, config.keep_checkpoints)
+    checkpointer = Checkpointer(run.checkpoint_dir, training.saver, config.keep_checkpoints)
     history = []
-    step, loss, last_checkpoint = start_step, float("nan"), resume_from
+    step, loss, last_checkpoint = start_step, float("nan"), run.resume_from
     try:
         with v1.Session(graph=training.graph, config=session_config(config)) as sess, \
                 StopRequest() as stop:
-            initialize(sess, training, config, weights, resume_from, progress.write)
-            order, mean = sess.run(training.convention)
-            write_run_config(config.run_dir, run_record(config, source, config.num_classes,
-                                                        order.decode(), mean))
+            initialize(sess, training, run, progress.write)
+            write_record(config.run_dir, RunRecord(
+                model=run.spec, settings=config.to_settings(),
+                class_names=tuple(source.class_names),
+                colors=tuple(tuple(int(c) for c in color) for color in source.colors),
+                ignore_label=int(source.ignore_label)))
             while step < config.max_steps and not stop:
                 fetch_histograms = (training.histograms is not None
                                     and (step + 1) % config.summary_every == 0)
@@ -258,7 +286,7 @@ def run_training(config, stream, on_evaluation):
         writer.close()
     wall = time.perf_counter() - started
     progress.write(f"final validation ({config.val_split}, step {step}, wall time "
-                   f"{format_duration(wall)}):\n" + format_scores(result, source.class_names))
+                   f"{format_duration(wall)}):\n" + format_table(result, source.class_names))
     return summary(config, step, loss, result, history, last_checkpoint, started)
 
 

@@ -11,7 +11,7 @@ from typing import List, Optional, Tuple
 
 import tensorflow as tf
 
-from fcn_graph import weight_decay_loss
+from fcn_graph.losses import weight_decay_loss
 
 v1 = tf.compat.v1
 

@@ -14,7 +14,8 @@ import contextlib
 import tensorflow as tf
 
 from fcn_graph.losses import pixelwise_softmax_loss
-from fcn_graph.models import build_model
+from fcn_graph.errors import SettingsError
+from fcn_graph.models import build
 
 v1 = tf.compat.v1
 # Ops that hold variable state: placed with the variables, not the tower.
@@ -30,9 +31,9 @@ def tower_devices(towers):
     gpus = [f"/gpu:{i}" for i in range(len(tf.config.list_physical_devices("GPU")))]
     count = towers or max(len(gpus), 1)
     if count < 1:
-        raise ValueError(f"towers must be at least 1, got {count}")
+        raise SettingsError(f"--towers must be at least 1, got {count}")
     if gpus and count > len(gpus):
-        raise ValueError(f"{count} towers asked for but only {len(gpus)} GPUs are visible")
+        raise SettingsError(f"{count} towers asked for but only {len(gpus)} GPUs are visible")
     return [gpus[i] if gpus else "/cpu:0" for i in range(count)]
 
 
@@ -59,20 +60,19 @@ def tower_names(index):
     return tf.name_scope(f"tower_{index}") if index else contextlib.nullcontext()
 
 
-def build_tower_loss(config, batch, source, weights, model_options, devices):
+def build_tower_loss(config, batch, source, spec, devices):
     """The batch's data loss, computed by one tower per device."""
     count = len(devices)
     if config.batch_size % count:
-        raise ValueError(f"batch_size {config.batch_size} does not split evenly over {count} "
-                         f"towers; use a multiple of {count}")
+        raise SettingsError(f"--batch-size {config.batch_size} does not split evenly over "
+                            f"{count} towers; use a multiple of {count}")
     images = tf.split(batch["image"], count) if count > 1 else [batch["image"]]
     labels = tf.split(batch["label"], count) if count > 1 else [batch["label"]]
     losses = []
     for index in range(count):
         with placement(devices, index), tower_names(index), \
                 v1.variable_scope(v1.get_variable_scope(), reuse=index > 0):
-            net = build_model(config.model, images[index], config.num_classes,
-                              is_training=tf.constant(True), weights=weights, **model_options)
+            net = build(spec, images[index], is_training=tf.constant(True))
             losses.append(pixelwise_softmax_loss(net.logits, labels[index], source.ignore_label,
                                                  normalize=config.loss_normalize))
     if count == 1:

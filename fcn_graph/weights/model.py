@@ -5,15 +5,21 @@ Every loader hands its arrays to `assemble`, which turns them into a
 backbone depth, and the input convention the weights were trained with.
 Fully connected layers become convolutions here (fc6 7x7, fc7 and fc8
 1x1), so a graph variable and its pretrained value always share a shape.
+
+Only the architecture table is needed, not TensorFlow: the loaders of
+numpy, h5 and .mat files work where TensorFlow is not installed.
 """
+import dataclasses
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from fcn_graph import vgg
+from fcn_graph import architecture
+from fcn_graph.errors import SettingsError, WeightsError
 
 log = logging.getLogger(__name__)
 
@@ -21,16 +27,21 @@ ARCHS = ("vgg16", "vgg19")
 # Layers of the FCN heads that a released FCN model carries besides the backbone.
 HEAD_LAYER = re.compile(r"^(score_fr|score_pool\d|upscore\w*)$")
 # fc6 sees a 7x7 window of pool5; the other classifier layers see one cell.
-FC_WINDOW = {"fc6": 7, "fc7": 1, "fc8": 1}
-
-
-class WeightsError(ValueError):
-    """A weight file that cannot be used as asked; the message names the file and the layer."""
+FC_WINDOW = {"fc6": architecture.FC6_SIZE, "fc7": 1, "fc8": 1}
+CHANNEL_ORDERS = ("RGB", "BGR")
+CONVENTION_OPTIONS = ("channel_order='RGB' or 'BGR' (--channel-order RGB|BGR)",
+                      "mean=(R, G, B) (--mean R,G,B)")
 
 
 @dataclass
 class Weights:
-    """Pretrained parameters and the input convention they expect."""
+    """Pretrained parameters and the input convention they expect.
+
+    `mean` is listed in `channel_order` (B, G, R for BGR weights), as the
+    graph subtracts it after reordering the channels. Both are None only
+    between a loader of a file that does not record them and
+    `with_convention`.
+    """
     arch: str
     layers: Dict[str, Tuple[np.ndarray, Optional[np.ndarray]]]
     channel_order: str
@@ -46,10 +57,10 @@ class Weights:
 
     def backbone_layers(self):
         """Names of this file's layers among the backbone's, in network order."""
-        return [name for name in vgg.layer_names(self.arch) if name in self.layers]
+        return [name for name in architecture.layer_names(self.arch) if name in self.layers]
 
     def missing_backbone_layers(self):
-        return [name for name in vgg.layer_names(self.arch) if name not in self.layers]
+        return [name for name in architecture.layer_names(self.arch) if name not in self.layers]
 
     def head_layers(self):
         return [name for name in self.layers if HEAD_LAYER.match(name)]
@@ -70,7 +81,7 @@ def same_array(a, b):
 
 
 def is_network_layer(name):
-    return name in vgg.layer_names("vgg19") or name == "fc8" or bool(HEAD_LAYER.match(name))
+    return name in architecture.layer_names("vgg19") or name == "fc8" or bool(HEAD_LAYER.match(name))
 
 
 def infer_arch(names):
@@ -103,7 +114,7 @@ def as_array(path, name, what, value):
 def check_chain(path, layers, arch):
     """Each backbone kernel must take as many channels as the previous one gives."""
     channels, previous = 3, "the RGB input"
-    for name in vgg.layer_names(arch) + ["fc8"]:
+    for name in architecture.layer_names(arch) + ["fc8"]:
         if name not in layers:
             channels = None
             continue
@@ -122,7 +133,9 @@ def assemble(path, source, layers, channel_order, mean, arch=None, ignored=()):
 
     `layers` maps canonical names to (kernel, bias); kernels are HWIO, or
     2-D (in, out) for fully connected layers with H, W, C-ordered inputs.
-    `arch`, when given, must be the depth the file holds.
+    `arch`, when given, must be the depth the file holds. `channel_order`
+    and `mean` are None for files that do not record them; `with_convention`
+    must then supply both.
     """
     path = str(path)
     canonical = {}
@@ -151,5 +164,56 @@ def assemble(path, source, layers, channel_order, mean, arch=None, ignored=()):
     if ignored:
         log.info("%s: not network layers, ignored: %s", path, ", ".join(ignored))
     return Weights(arch=found, layers=canonical, channel_order=channel_order,
-                   mean=tuple(float(m) for m in mean), source=source, path=path,
-                   ignored=tuple(ignored))
+                   mean=None if mean is None else tuple(float(m) for m in mean), source=source,
+                   path=path, ignored=tuple(ignored))
+
+
+def in_channel_order(values, channel_order):
+    """Per-channel values listed R, G, B, reordered as `channel_order` lists channels.
+
+    Reversing is its own inverse, so this also turns values listed in
+    `channel_order` back into R, G, B.
+    """
+    return tuple(values) if channel_order == "RGB" else tuple(reversed(tuple(values)))
+
+
+def checked_channel_order(channel_order):
+    order = str(channel_order).upper()
+    if order not in CHANNEL_ORDERS:
+        raise SettingsError(f"channel order {channel_order!r}: choose RGB or BGR "
+                            f"(--channel-order)")
+    return order
+
+
+def checked_mean(mean):
+    try:
+        values = tuple(float(m) for m in mean)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(m) for m in values):
+        raise SettingsError(f"mean {mean!r}: give three numbers, the R, G and B means "
+                            f"(--mean R,G,B)")
+    return values
+
+
+def with_convention(weights, channel_order=None, mean=None):
+    """`weights` with the input convention overridden where given.
+
+    `mean` lists the R, G and B means in that order whatever the channel
+    order (values belong to colours, not to positions); the result holds
+    it in its channel order. Overriding only the channel order keeps each
+    colour's recorded mean. Weights from a file that records no convention
+    are refused until both are given.
+    """
+    recorded_rgb = (None if weights.mean is None
+                    else in_channel_order(weights.mean, weights.channel_order))
+    order = weights.channel_order if channel_order is None \
+        else checked_channel_order(channel_order)
+    rgb = recorded_rgb if mean is None else checked_mean(mean)
+    missing = [option for option, value in zip(CONVENTION_OPTIONS, (order, rgb))
+               if value is None]
+    if missing:
+        raise WeightsError(f"{weights.path}: a {weights.source} does not record the input "
+                           f"convention (channel order and mean) its weights were trained with; "
+                           f"give {' and '.join(missing)}")
+    return dataclasses.replace(weights, channel_order=order, mean=in_channel_order(rgb, order))

@@ -12,7 +12,7 @@ import logging
 
 import tensorflow as tf
 
-from fcn_graph.weights.model import WeightsError
+from fcn_graph.errors import WeightsError
 from fcn_graph.weights.slim import checkpoint_prefix
 
 log = logging.getLogger(__name__)

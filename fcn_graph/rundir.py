@@ -1,0 +1,189 @@
+"""A run directory: its record (`config.json`) and its checkpoints.
+
+    RUN_DIR/config.json          the RunRecord: model spec, resolved settings, classes
+    RUN_DIR/checkpoints/         model.ckpt-<step>.{index,data-*} and the `checkpoint` state file
+    RUN_DIR/events.out.tfevents* TensorBoard
+
+Training writes the record; evaluation, inference, export and `--resume`
+read it. Records written before the record carried a version (a flat dict
+of settings with the model's options as top-level keys) still load.
+"""
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import tensorflow as tf
+
+from fcn_graph.errors import CheckpointError
+from fcn_graph.models import ModelSpec
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+CHECKPOINT_PREFIX = "model.ckpt"
+STEP_VARIABLE = "global_step"
+RECORD_VERSION = 2
+# Keys of a version-1 record that described the dataset or the model, not a setting.
+V1_DESCRIPTIVE_KEYS = ("class_names", "colors", "ignore_label", "channel_order", "mean",
+                       "model_options")
+# Builder defaults a version-1 record relied on when it omitted an option.
+V1_MODEL_DEFAULTS = {"backbone": "vgg16", "geometry": "caffe", "width": 1.0,
+                     "learn_upsampling": False, "dropout_rate": 0.5}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What `config.json` holds: the one model spec, the resolved settings, the classes."""
+    model: ModelSpec
+    settings: dict = field(default_factory=dict)
+    class_names: Tuple[str, ...] = ()
+    colors: Tuple[Tuple[int, int, int], ...] = ()
+    ignore_label: int = 255
+    version: int = RECORD_VERSION
+
+    @property
+    def num_classes(self):
+        return self.model.num_classes
+
+    def to_dict(self):
+        return {"version": RECORD_VERSION, "model": self.model.to_dict(),
+                "settings": dict(self.settings),
+                "classes": {"names": list(self.class_names),
+                            "colors": [[int(c) for c in color] for color in self.colors],
+                            "ignore_label": int(self.ignore_label)}}
+
+    @classmethod
+    def from_dict(cls, record):
+        if "version" not in record:
+            return cls.from_v1(record)
+        if record["version"] != RECORD_VERSION:
+            raise CheckpointError(f"run record version {record['version']} is newer than this "
+                                  f"fcn-graph reads ({RECORD_VERSION}); upgrade fcn-graph")
+        classes = record.get("classes", {})
+        return cls(model=ModelSpec.from_dict(record["model"]),
+                   settings=dict(record.get("settings", {})),
+                   class_names=tuple(classes.get("names", ())),
+                   colors=tuple(tuple(c) for c in classes.get("colors", ())),
+                   ignore_label=int(classes.get("ignore_label", 255)))
+
+    @classmethod
+    def from_v1(cls, record):
+        """A record of the flat layout: settings and model options side by side."""
+        model = {key: record[key] for key in V1_MODEL_DEFAULTS if record.get(key) is not None}
+        spec = ModelSpec.from_dict({
+            **V1_MODEL_DEFAULTS, **model, "name": record["model"],
+            "num_classes": int(record["num_classes"]),
+            "channel_order": record.get("channel_order", "BGR"),
+            **({"mean": record["mean"]} if "mean" in record else {})})
+        settings = {k: v for k, v in record.items() if k not in V1_DESCRIPTIVE_KEYS}
+        return cls(model=spec, settings=settings,
+                   class_names=tuple(record.get("class_names") or ()),
+                   colors=tuple(tuple(c) for c in record.get("colors") or ()),
+                   ignore_label=int(record.get("ignore_label", 255)))
+
+    def with_settings(self, **changes):
+        return dataclasses.replace(self, settings={**self.settings, **changes})
+
+
+def find_run_dir(path):
+    """The run directory of a run dir, its checkpoints dir or a checkpoint prefix inside it."""
+    candidate = os.path.abspath(os.path.expanduser(str(path)))
+    for _ in range(3):
+        if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
+            return candidate
+        candidate = os.path.dirname(candidate)
+    raise CheckpointError(f"{path}: no {CONFIG_FILE} found here or above; pass the directory "
+                          f"that `fcn-graph train --run-dir` wrote")
+
+
+def has_record(run_dir):
+    return os.path.isfile(os.path.join(run_dir, CONFIG_FILE))
+
+
+def load_record(run_dir_or_checkpoint):
+    """The RunRecord of the run that wrote this run directory or checkpoint."""
+    path = os.path.join(find_run_dir(run_dir_or_checkpoint), CONFIG_FILE)
+    try:
+        with open(path) as f:
+            record = json.load(f)
+    except json.JSONDecodeError as err:
+        raise CheckpointError(f"{path} is not valid JSON ({err}); restore it from a copy or "
+                              f"retrain") from err
+    try:
+        return RunRecord.from_dict(record)
+    except (KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: not a run record (missing or malformed {err}); pass "
+                              f"the directory `fcn-graph train` wrote") from err
+
+
+def write_record(run_dir, record):
+    """Write `config.json` atomically (temporary file, then rename)."""
+    os.makedirs(run_dir, exist_ok=True)
+    path = os.path.join(run_dir, CONFIG_FILE)
+    temporary = path + ".tmp"
+    with open(temporary, "w") as f:
+        json.dump(record.to_dict(), f, indent=2, sort_keys=True)
+    os.replace(temporary, path)
+    return path
+
+
+def checkpoint_dir(run_dir):
+    return os.path.join(run_dir, CHECKPOINT_DIR)
+
+
+def checkpoint_step(prefix):
+    """The global step stored in a checkpoint, read without building any graph."""
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except (tf.errors.OpError, ValueError) as err:
+        raise CheckpointError(f"{prefix}: cannot be read ({str(err).splitlines()[0]})") from err
+    if not reader.has_tensor(STEP_VARIABLE):
+        raise CheckpointError(f"{prefix}: holds no {STEP_VARIABLE}; it was not written by "
+                              f"`fcn-graph train`, so it can only be used with --init-from")
+    return int(reader.get_tensor(STEP_VARIABLE))
+
+
+def latest_checkpoint(directory):
+    """Prefix of the checkpoint the state file points at, or None."""
+    if not os.path.isdir(directory):
+        return None
+    return tf.train.latest_checkpoint(directory)
+
+
+def resolve_checkpoint(path):
+    """A checkpoint prefix from a run directory, its checkpoints folder, or a prefix itself."""
+    path = os.path.expanduser(str(path))
+    if os.path.isdir(path):
+        for folder in (checkpoint_dir(path), path):
+            latest = latest_checkpoint(folder)
+            if latest:
+                return latest
+        raise CheckpointError(f"{path}: no checkpoint found in this directory or its "
+                              f"'{CHECKPOINT_DIR}/' folder; train first or pass a checkpoint "
+                              f"prefix such as RUN/checkpoints/model.ckpt-1000")
+    if os.path.exists(path + ".index"):
+        return path
+    raise CheckpointError(f"{path}: neither a run directory nor a checkpoint prefix "
+                          f"(expected {path}.index); pass a run directory or a checkpoint prefix")
+
+
+def optional_record(run_dir) -> Optional[RunRecord]:
+    return load_record(run_dir) if run_dir and has_record(run_dir) else None
+
+
+def checkpoint_restorer(checkpoint, var_list=None):
+    """Build the restore ops now (graph time); return `restore(sess)` that fails clearly on mismatch."""
+    saver = tf.compat.v1.train.Saver(var_list=var_list)
+
+    def restore(sess):
+        try:
+            # Outside its graph a Saver would rebuild itself for eager execution.
+            with sess.graph.as_default():
+                saver.restore(sess, checkpoint)
+        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
+            raise CheckpointError(
+                f"{checkpoint}: does not match the network its config.json describes "
+                f"({err.message.splitlines()[0]}); use the config.json of the run that "
+                f"wrote this checkpoint") from err
+    return restore
