@@ -1,43 +1,21 @@
-"""VGG16 and VGG19 (Simonyan & Zisserman, configurations D and E) as data.
+"""VGG16 and VGG19 (Simonyan & Zisserman, configurations D and E) as a graph.
 
-The two depths differ only in how many 3x3 convolutions each block repeats;
-one function builds either from the table. fc6 and fc7 are convolutions
+One function builds either depth from the layer table of
+`fcn_graph.architecture` (re-exported here). fc6 and fc7 are convolutions
 (7x7 and 1x1), so the network is fully convolutional and loads the
 classifier's fully connected weights unchanged.
 """
 import tensorflow as tf
 
 from fcn_graph import layers
+from fcn_graph.architecture import (BLOCK_CHANNELS, FC6_SIZE, FC_CHANNELS, REPEATS,  # noqa: F401
+                                    check_arch, conv_layer_names, layer_names, scaled)
 from fcn_graph.convention import apply_input_convention
 
-# Convolutions per block, blocks 1..5.
-REPEATS = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
-BLOCK_CHANNELS = (64, 128, 256, 512, 512)
-FC_CHANNELS = 4096
-FC6_SIZE = 7
 # The reference pads conv1_1 by 100 so that fc6's VALID 7x7 leaves at least
 # one cell for any input size, and the crops of the heads undo the shift.
 CAFFE_INPUT_PAD = 100
 GEOMETRIES = ("caffe", "same")
-
-
-def check_arch(arch):
-    if arch not in REPEATS:
-        raise ValueError(f"unknown backbone {arch!r}; choose one of {sorted(REPEATS)}")
-
-
-def conv_layer_names(arch):
-    check_arch(arch)
-    return [f"conv{b}_{i}" for b, n in enumerate(REPEATS[arch], start=1) for i in range(1, n + 1)]
-
-
-def layer_names(arch):
-    """Every parametrised backbone layer, in order: conv1_1 .. conv5_3 (conv5_4), fc6, fc7."""
-    return conv_layer_names(arch) + ["fc6", "fc7"]
-
-
-def scaled(channels, width):
-    return max(1, int(round(channels * width)))
 
 
 def build_vgg(images, arch="vgg16", geometry="caffe", is_training=None, weights=None,

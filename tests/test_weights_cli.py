@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fcn_graph.cli import main
+from fcn_graph.cli import build_parser, main
+from fcn_graph.errors import OutputExistsError
 from fcn_graph.weights import load_weights
 from fcn_graph.weights.manifest import (PACKAGED_MANIFEST, SOURCE_MANIFEST, load_manifest,
                                         published_shapes)
@@ -57,6 +58,26 @@ def test_errors_are_reported_not_raised(tmp_path, capsys):
     assert "broken.caffemodel: not a Caffe NetParameter" in err
     assert main(["weights", "convert", str(path), str(tmp_path / "x.npz")]) == 1
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_convert_refuses_to_overwrite(tmp_path, capsys):
+    source = npy_file(tmp_path / "vgg16.npy", random_weights("vgg16", width=1 / 16))
+    out = tmp_path / "converted.npz"
+    out.write_bytes(b"keep me")
+    args = build_parser().parse_args(["weights", "convert", str(source), str(out)])
+    with pytest.raises(OutputExistsError) as refused:
+        args.func(args)
+    assert str(refused.value) == f"{out}: already exists; pass --overwrite to replace it"
+    assert out.read_bytes() == b"keep me"
+    assert main(["weights", "convert", str(source), str(out), "--overwrite"]) == 0
+    assert load_weights(out).arch == "vgg16"
+
+
+@pytest.mark.parametrize("name", ["vgg16.npy", "renamed.npy"])
+def test_verify_says_a_missing_file_does_not_exist(tmp_path, capsys, name):
+    assert main(["weights", "verify", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err
+    assert f"{name}: the file does not exist" in err and len(err.splitlines()) == 1
 
 
 def full_size_notop(arch, seed=0):

@@ -4,6 +4,7 @@ import pytest
 import scipy.io
 import tensorflow as tf
 
+from fcn_graph.cli import main
 from fcn_graph.convention import REFERENCE_BGR_MEAN
 from fcn_graph.upsampling import bilinear_kernel
 from fcn_graph.weights import WeightsError, detect_format, load_weights
@@ -98,6 +99,27 @@ def test_matconvnet_layer_without_bias(tmp_path, params):
     assert np.array_equal(loaded.layers["upscore"][0], kernel)
     assert loaded.layers["upscore"][1] is None
     assert loaded.mismatches(original) == ["upscore"]
+
+def test_matconvnet_kernels_as_stored_unless_swap_asked(tmp_path, capsys):
+    """MatConvNet's importer writes Caffe's kernels H x W x in x out: the swap is opt-in."""
+    original = random_weights("vgg16", width=WIDTH, seed=8)
+    path = tmp_path / "imagenet-vgg-verydeep-16.mat"
+    scipy.io.savemat(path, {"layers": matconvnet_layers(original, "meta"),
+                            "meta": mat_struct(normalization=mat_struct(
+                                averageImage=np.array([[123.68], [116.779], [103.939]])))})
+
+    stored = load_weights(path)
+    swapped = load_weights(path, matconvnet_swap_hw=True)
+
+    assert stored.mismatches(original) == []
+    assert swapped.source == "matconvnet mat, H and W swapped"
+    for name, (kernel, bias) in original.layers.items():
+        assert np.array_equal(swapped.layers[name][0], kernel.transpose(1, 0, 2, 3))
+        assert np.array_equal(swapped.layers[name][1], bias)
+    assert "conv1_1" in swapped.mismatches(original)
+    assert main(["weights", "inspect", str(path), "--matconvnet-swap-hw"]) == 0
+    assert "(matconvnet mat, H and W swapped)" in capsys.readouterr().out
+
 
 # --- TF-slim: tf.compat.v1.train.Saver with vgg_16/... names -------------------------------
 
@@ -337,5 +359,5 @@ def test_format_comes_from_content_not_extension(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(WeightsError, match=r"nothere\.npy: no such file"):
+    with pytest.raises(WeightsError, match=r"nothere\.npy: the file does not exist"):
         load_weights(tmp_path / "nothere.npy")

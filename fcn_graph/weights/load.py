@@ -6,19 +6,22 @@ Caffe's protobuf, which has no signature, falls back on the extension.
 """
 import os
 
+from fcn_graph.errors import SettingsError
 from fcn_graph.weights.caffe import load_caffemodel
 from fcn_graph.weights.canonical import load_npz
 from fcn_graph.weights.keras import HDF5_MAGIC, load_keras
 from fcn_graph.weights.matconvnet import MAT5_HEADER, MAT73_HEADER, load_mat
-from fcn_graph.weights.model import WeightsError
+from fcn_graph.weights.model import WeightsError, with_convention
 from fcn_graph.weights.npy import NPY_MAGIC, load_npy
-from fcn_graph.weights.slim import is_checkpoint, load_slim
+from fcn_graph.weights.savedmodel import is_saved_model, load_saved_model
+from fcn_graph.weights.slim import is_checkpoint, load_checkpoint
 
 LOADERS = {
     "npy": load_npy,
     "npz": load_npz,
     "mat": load_mat,
-    "checkpoint": load_slim,
+    "checkpoint": load_checkpoint,
+    "savedmodel": load_saved_model,
     "keras": load_keras,
     "caffemodel": load_caffemodel,
 }
@@ -31,15 +34,23 @@ def looks_like_caffemodel(head):
     return head[:1] in (b"\x0a", b"\x12", b"\x1a", b"\x20", b"\x22") or head[:2] == b"\xa2\x06"
 
 
+def check_exists(path):
+    """Refuse a path that is neither a file, a directory nor a checkpoint's prefix."""
+    if not (os.path.exists(path) or is_checkpoint(path)):
+        raise WeightsError(f"{path}: the file does not exist (nor a checkpoint with this "
+                           f"prefix); check the path")
+
+
 def detect_format(path):
     """One of LOADERS' keys, from the file's content."""
     path = str(path)
+    if is_saved_model(path):
+        return "savedmodel"
     if is_checkpoint(path):
         return "checkpoint"
-    if not os.path.exists(path):
-        raise WeightsError(f"{path}: no such file or checkpoint")
+    check_exists(path)
     if os.path.isdir(path):
-        raise WeightsError(f"{path}: a directory without a TensorFlow checkpoint")
+        raise WeightsError(f"{path}: a directory without a TensorFlow checkpoint or SavedModel")
     with open(path, "rb") as f:
         head = f.read(128)
     if not head:
@@ -60,13 +71,28 @@ def detect_format(path):
     if path.endswith(".caffemodel") or looks_like_caffemodel(head):
         return "caffemodel"
     raise WeightsError(f"{path}: unknown weight format; expected a caffe-tensorflow .npy, "
-                       f"MatConvNet .mat, TF-slim checkpoint, Keras .h5, or Caffe .caffemodel")
+                       f"MatConvNet .mat, TensorFlow checkpoint or SavedModel, Keras .h5, or "
+                       f"Caffe .caffemodel")
 
 
-def load_weights(path, arch=None):
+def load_weights(path, arch=None, channel_order=None, mean=None, matconvnet_swap_hw=False):
     """Read any supported VGG/FCN weight file into a `Weights`.
 
     `arch` ('vgg16' or 'vgg19'), when given, is checked against the file.
+    `channel_order` ('RGB' or 'BGR') and `mean` (the R, G, B means, in that
+    order) override the input convention the file implies; files that do
+    not record one (SavedModels, checkpoints outside TF-slim's scopes) need
+    both. `matconvnet_swap_hw` transposes MatConvNet kernels (1, 0, 2, 3),
+    reproducing ports that do so (see `matconvnet`); other formats refuse it.
     Raises `WeightsError` naming the file (and layer) for anything unusable.
     """
-    return LOADERS[detect_format(path)](str(path), arch)
+    path = str(path)
+    found = detect_format(path)
+    if matconvnet_swap_hw:
+        if found != "mat":
+            raise SettingsError(f"{path}: matconvnet_swap_hw (--matconvnet-swap-hw) applies "
+                                f"only to MatConvNet .mat files, not to a {found} file")
+        weights = load_mat(path, arch, swap_hw=True)
+    else:
+        weights = LOADERS[found](path, arch)
+    return with_convention(weights, channel_order, mean)

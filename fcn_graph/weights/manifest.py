@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from fcn_graph.architecture import BLOCK_CHANNELS, FC6_SIZE, FC_CHANNELS, REPEATS, conv_layer_names
 from fcn_graph.fcn import VARIANTS, upsample_names
-from fcn_graph import vgg
 from fcn_graph.weights.load import detect_format, load_weights
 from fcn_graph.weights.model import WeightsError
 
@@ -45,7 +45,7 @@ def find_entry(entries, path, name=None):
 
 def expected_layers(content, arch):
     """Layers a file of this content must hold."""
-    convs = vgg.conv_layer_names(arch)
+    convs = conv_layer_names(arch)
     if content == "notop":
         return convs
     if content == "classifier":
@@ -59,12 +59,12 @@ def expected_layers(content, arch):
 def published_shapes(arch):
     """Kernel shapes of the full-size ImageNet VGG, backbone and fc8."""
     shapes, channels = {}, 3
-    for block, (repeats, out) in enumerate(zip(vgg.REPEATS[arch], vgg.BLOCK_CHANNELS), start=1):
+    for block, (repeats, out) in enumerate(zip(REPEATS[arch], BLOCK_CHANNELS), start=1):
         for i in range(1, repeats + 1):
             shapes[f"conv{block}_{i}"], channels = (3, 3, channels, out), out
-    shapes["fc6"] = (vgg.FC6_SIZE, vgg.FC6_SIZE, channels, vgg.FC_CHANNELS)
-    shapes["fc7"] = (1, 1, vgg.FC_CHANNELS, vgg.FC_CHANNELS)
-    shapes["fc8"] = (1, 1, vgg.FC_CHANNELS, IMAGENET_CLASSES)
+    shapes["fc6"] = (FC6_SIZE, FC6_SIZE, channels, FC_CHANNELS)
+    shapes["fc7"] = (1, 1, FC_CHANNELS, FC_CHANNELS)
+    shapes["fc8"] = (1, 1, FC_CHANNELS, IMAGENET_CLASSES)
     return shapes
 
 

@@ -1,12 +1,17 @@
 """MatConvNet SimpleNN `.mat` files (imagenet-vgg-verydeep-16/19.mat).
 
 `layers` is a cell of structs; each convolution carries `weights` =
-{kernel, bias} (the oldest releases: `filters` and `biases`). Kernels are
-H x W x in x out and are used as stored: MatConvNet correlates exactly as
-TensorFlow's conv2d does, so no spatial transpose is applied (some ports
-swap H and W; this choice follows MatConvNet's definition and has not been
-checked against the published files). The mean image sits in
-`normalization` (older files) or `meta.normalization`.
+{kernel, bias} (the oldest releases: `filters` and `biases`). The mean
+image sits in `normalization` (older files) or `meta.normalization`.
+
+Kernels are H x W x in x out, TensorFlow's HWIO, and are used as stored.
+The VGG files were made from the Caffe release by MatConvNet's importer
+(`utils/import-caffe.py` of vlfeat/matconvnet, run by
+`utils/import-ref-models.sh`): it reads each Caffe blob as (out, in, H, W),
+reverses every axis to (W, H, in, out), then, by default, swaps the first
+two, giving (H, W, in, out); it also reverses conv1_1's input channels from
+Caffe's BGR to RGB. `swap_hw=True` transposes every kernel (1, 0, 2, 3)
+once more, which is wrong for these files but reproduces ports that do it.
 """
 import numpy as np
 import scipy.io
@@ -35,7 +40,7 @@ def field(struct, name):
     return unwrap(getattr(struct, name)) if name in struct._fieldnames else None
 
 
-def kernel_and_bias(path, name, layer):
+def kernel_and_bias(path, name, layer, swap_hw=False):
     params = field(layer, "weights")
     if params is not None:
         if isinstance(params, np.ndarray) and params.dtype != object:
@@ -54,6 +59,8 @@ def kernel_and_bias(path, name, layer):
     kernel = np.asarray(kernel)
     # MATLAB drops trailing singleton dimensions (a single output map makes a 3-D array).
     kernel = kernel.reshape(kernel.shape + (1,) * (4 - kernel.ndim))
+    if swap_hw:
+        kernel = kernel.transpose(1, 0, 2, 3)
     # A layer without bias term stores an empty array in the bias slot.
     bias = None if bias is None or np.asarray(bias).size == 0 else np.asarray(bias).reshape(-1)
     return kernel, bias
@@ -73,7 +80,7 @@ def average_pixel(path, data):
     return np.asarray(average, dtype=np.float64).reshape(-1, 3).mean(axis=0)
 
 
-def load_mat(path, arch=None):
+def load_mat(path, arch=None, swap_hw=False):
     with open(path, "rb") as f:
         header = f.read(len(MAT73_HEADER))
     if header == MAT73_HEADER:
@@ -90,12 +97,13 @@ def load_mat(path, arch=None):
     for entry in np.asarray(data["layers"], dtype=object).reshape(-1):
         layer = unwrap(entry)
         name = text(field(layer, "name"))
-        params = kernel_and_bias(path, name, layer)
+        params = kernel_and_bias(path, name, layer, swap_hw)
         if params is None:
             continue
         if is_network_layer(name):
             layers[name] = params
         else:
             ignored.append(name)
-    return assemble(path, "matconvnet mat", layers, "RGB", average_pixel(path, data), arch,
+    source = "matconvnet mat, H and W swapped" if swap_hw else "matconvnet mat"
+    return assemble(path, source, layers, "RGB", average_pixel(path, data), arch,
                     ignored)

@@ -81,7 +81,8 @@ def same_array(a, b):
 
 
 def is_network_layer(name):
-    return name in architecture.layer_names("vgg19") or name == "fc8" or bool(HEAD_LAYER.match(name))
+    return (name in architecture.layer_names("vgg19") or name == "fc8"
+            or bool(HEAD_LAYER.match(name)))
 
 
 def infer_arch(names):

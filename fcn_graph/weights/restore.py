@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import tensorflow as tf
 
-from fcn_graph import vgg
+from fcn_graph import architecture
 from fcn_graph.convention import CHANNEL_ORDER_NAME, MEAN_NAME
 from fcn_graph.weights.model import HEAD_LAYER, WeightsError
 
@@ -57,7 +57,7 @@ def check_convention(graph, weights, prefix):
 
 def graph_arch(variables, prefix):
     for arch in ("vgg19", "vgg16"):
-        if f"{prefix}{vgg.conv_layer_names(arch)[-1]}/weights" in variables:
+        if f"{prefix}{architecture.conv_layer_names(arch)[-1]}/weights" in variables:
             return arch
     raise WeightsError(f"the graph has no {prefix}conv5_3/weights variable; no VGG backbone "
                        f"under scope {prefix or '(none)'!r}")
@@ -94,7 +94,7 @@ def restore_backbone(sess, weights, scope=None, strict=False, include_head=False
     if arch != weights.arch:
         raise WeightsError(f"{weights.path}: holds {weights.arch} weights but the graph's "
                            f"backbone is {arch}; build it with backbone='{weights.arch}'")
-    backbone = vgg.layer_names(arch)
+    backbone = architecture.layer_names(arch)
     missing = weights.missing_backbone_layers()
     if missing:
         if strict:

@@ -6,7 +6,7 @@ counts scaled by `width` exactly as `build_vgg(width=...)` scales them.
 """
 import numpy as np
 
-from fcn_graph import vgg
+from fcn_graph.architecture import BLOCK_CHANNELS, FC6_SIZE, FC_CHANNELS, REPEATS, scaled
 from fcn_graph.convention import REFERENCE_BGR_MEAN
 from fcn_graph.weights.model import Weights
 
@@ -29,12 +29,12 @@ def random_weights(arch="vgg16", width=1.0, fc8_classes=1000, seed=0, include_to
                         (0.1 * rng.standard_normal(out)).astype(np.float32))
         channels = out
 
-    for block, (repeats, base) in enumerate(zip(vgg.REPEATS[arch], vgg.BLOCK_CHANNELS), start=1):
+    for block, (repeats, base) in enumerate(zip(REPEATS[arch], BLOCK_CHANNELS), start=1):
         for i in range(1, repeats + 1):
-            add(f"conv{block}_{i}", 3, vgg.scaled(base, width))
+            add(f"conv{block}_{i}", 3, scaled(base, width))
     if include_top:
-        fc = vgg.scaled(vgg.FC_CHANNELS, width)
-        add("fc6", vgg.FC6_SIZE, fc)
+        fc = scaled(FC_CHANNELS, width)
+        add("fc6", FC6_SIZE, fc)
         add("fc7", 1, fc)
         if fc8_classes:
             add("fc8", 1, fc8_classes)
