@@ -1,6 +1,8 @@
 """Training objectives: pixelwise softmax cross-entropy and weight decay."""
+import numpy as np
 import tensorflow as tf
 
+from fcn_graph.errors import SettingsError
 from fcn_graph.layers import DECAY_COLLECTION
 
 NORMALIZATIONS = ("sum", "mean")
@@ -13,7 +15,11 @@ def pixelwise_softmax_loss(logits, labels, ignore_label=255, normalize="sum",
     `normalize='sum'` is the reference (Caffe `normalize: false`), whose
     tiny learning rates assume a loss summed over the image; `'mean'`
     divides by the number of valid pixels, the scale Adam recipes expect.
-    `class_weights` (num_classes,) weighs each pixel by its true class.
+    `class_weights` (num_classes,) weighs each pixel's cross-entropy by the
+    weight of its true class (see `fcn_graph.class_weights`); the sum is
+    then the weighted sum, and the mean divides it by the sum of the valid
+    pixels' weights, a weighted average whose scale does not depend on the
+    weights' overall size.
     A label outside [0, num_classes) that is not the ignore label fails the
     run rather than training on garbage.
     """
@@ -22,6 +28,9 @@ def pixelwise_softmax_loss(logits, labels, ignore_label=255, normalize="sum",
     num_classes = logits.shape[-1]
     if num_classes is None:
         raise ValueError("the number of classes (last axis of logits) must be known")
+    if class_weights is not None and np.size(class_weights) != num_classes:
+        raise SettingsError(f"--class-weights gives {np.size(class_weights)} weights for "
+                            f"{num_classes} classes; give one per class")
     with tf.name_scope(name):
         labels = tf.cast(labels, tf.int32)
         valid = tf.not_equal(labels, ignore_label)
@@ -44,8 +53,7 @@ def pixelwise_softmax_loss(logits, labels, ignore_label=255, normalize="sum",
         total = tf.reduce_sum(pixel_loss * pixel_weight)
         if normalize == "sum":
             return tf.identity(total, name="loss")
-        num_valid = tf.reduce_sum(tf.cast(valid, tf.float32))
-        return tf.math.divide_no_nan(total, num_valid, name="loss")
+        return tf.math.divide_no_nan(total, tf.reduce_sum(pixel_weight), name="loss")
 
 
 def weight_decay_loss(rate, scope=None, name="weight_decay"):

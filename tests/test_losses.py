@@ -5,11 +5,13 @@ import tensorflow as tf
 
 from fcn_graph import build_fcn, pixelwise_softmax_loss, weight_decay_loss
 from fcn_graph import layers
+from fcn_graph.errors import SettingsError
 
 v1 = tf.compat.v1
 
 
 def numpy_loss(logits, labels, ignore=255, weights=None):
+    """(weighted sum of the pixels' cross-entropy, sum of the valid pixels' weights)."""
     shifted = logits - logits.max(-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
     valid = labels != ignore
@@ -18,7 +20,7 @@ def numpy_loss(logits, labels, ignore=255, weights=None):
     w = valid.astype(np.float64)
     if weights is not None:
         w = w * np.asarray(weights)[safe]
-    return (pixel * w).sum(), valid.sum()
+    return (pixel * w).sum(), w.sum()
 
 
 def evaluate(logits, labels, **kwargs):
@@ -54,6 +56,25 @@ def test_class_weights(batch):
     weights = [0.5, 1.0, 2.0, 4.0]
     expected, _ = numpy_loss(logits, labels, weights=weights)
     assert evaluate(logits, labels, class_weights=weights) == pytest.approx(expected, rel=1e-5)
+
+
+def test_weighted_mean_divides_by_the_valid_pixels_weights(batch):
+    logits, labels = batch
+    weights = [0.5, 1.0, 2.0, 4.0]
+    total, weight_sum = numpy_loss(logits, labels, weights=weights)
+    assert weight_sum != np.sum(labels != 255)
+    mean = evaluate(logits, labels, normalize="mean", class_weights=weights)
+    assert mean == pytest.approx(total / weight_sum, rel=1e-5)
+    # Scaling every weight leaves a weighted mean unchanged and a weighted sum scaled.
+    scaled = [3 * w for w in weights]
+    assert evaluate(logits, labels, normalize="mean", class_weights=scaled) == \
+        pytest.approx(mean, rel=1e-5)
+    assert evaluate(logits, labels, class_weights=scaled) == pytest.approx(3 * total, rel=1e-5)
+
+
+def test_class_weights_of_the_wrong_length_are_refused(batch):
+    with pytest.raises(SettingsError, match="--class-weights gives 3 weights for 4 classes"):
+        evaluate(*batch, class_weights=[1.0, 2.0, 3.0])
 
 
 def test_ignored_pixels_do_not_change_the_loss(batch):

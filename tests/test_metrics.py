@@ -1,10 +1,10 @@
-"""The reference segmentation metrics on hand-computed cases."""
+"""The reference segmentation metrics and the KITTI road scores on hand-computed and numpy cases."""
 import math
 
 import numpy as np
 import pytest
 
-from fcn_graph.metrics import confusion_matrix, scores
+from fcn_graph.metrics import RoadBenchmark, confusion_matrix, scores
 
 # Ground truth with a void pixel (255) and the prediction of a 3-class net.
 GT = np.array([[0, 0, 1], [1, 2, 255]])
@@ -117,3 +117,128 @@ def test_a_prediction_outside_the_classes_is_an_error_not_another_cell():
     # Under a void pixel any prediction is ignored, as the reference does.
     np.testing.assert_array_equal(confusion_matrix([[255, 1]], [[7, 1]], 3),
                                   [[0, 0, 0], [0, 1, 0], [0, 0, 0]])
+
+
+def test_f1_by_hand_and_as_a_function_of_iu():
+    s = scores(confusion_matrix(GT, PRED, 3))
+    # 2 TP / (ground-truth pixels + predicted pixels), per class.
+    f1 = [2 * 1 / (2 + 1), 2 * 1 / (2 + 2), 2 * 1 / (1 + 2)]
+    assert s["per_class_f1"] == pytest.approx(f1)
+    assert s["mean_f1"] == pytest.approx(sum(f1) / 3)
+    hist = np.random.default_rng(2).integers(0, 50, (6, 6))
+    s = scores(hist)
+    iu = np.array(s["per_class_iu"])
+    np.testing.assert_allclose(s["per_class_f1"], 2 * iu / (1 + iu))
+    # The existing keys keep their values beside the new ones.
+    assert s["mean_iu"] == pytest.approx(np.mean(iu))
+
+
+def test_f1_skips_absent_classes_like_iu():
+    s = scores(confusion_matrix([[0, 1, 1]], [[0, 1, 1]], 3))
+    assert math.isnan(s["per_class_f1"][2])
+    assert s["mean_f1"] == pytest.approx(1.0)
+    assert math.isnan(scores(np.zeros((3, 3)))["mean_f1"])
+
+
+def road_scores_by_loops(probabilities, labels, thresholds, road=1, ignore=255):
+    """The KITTI road scores written out threshold by threshold over the pooled pixels."""
+    tp = np.zeros(len(thresholds))
+    fp = np.zeros(len(thresholds))
+    positives = 0
+    for probability, label in zip(probabilities, labels):
+        counted = label != ignore
+        is_road = counted & (label == road)
+        not_road = counted & (label != road)
+        positives += is_road.sum()
+        for k, t in enumerate(thresholds):
+            tp[k] += np.count_nonzero(is_road & (probability >= t))
+            fp[k] += np.count_nonzero(not_road & (probability >= t))
+    points = []  # (precision, recall, threshold) where anything was found
+    for k, t in enumerate(thresholds):
+        if tp[k] > 0:
+            points.append((tp[k] / (tp[k] + fp[k]), tp[k] / positives, t))
+    f = [2 * p * r / (p + r) for p, r, _ in points]
+    best = points[int(np.argmax(f))]
+    ap = 0.0
+    for i in range(11):
+        ap += max([p for p, r, _ in points if r >= i * 0.1], default=0.0) / 11
+    return {"max_f": max(f), "average_precision": ap, "precision": best[0], "recall": best[1],
+            "threshold": best[2]}
+
+
+@pytest.fixture
+def road_images():
+    rng = np.random.default_rng(3)
+    probabilities, labels = [], []
+    for height, width in ((12, 20), (9, 9), (15, 7)):
+        label = (rng.uniform(size=(height, width)) < 0.4).astype(np.int64)
+        label[rng.uniform(size=label.shape) < 0.1] = 255
+        noisy = np.clip(0.35 * label.clip(0, 1) + rng.uniform(0, 0.7, label.shape), 0, 1)
+        probabilities.append(noisy)
+        labels.append(label)
+    # One map as the devkit reads it, on the thresholds exactly: ">=" must count them.
+    probabilities[1] = np.round(probabilities[1] * 255) / 255
+    return probabilities, labels
+
+
+def test_road_scores_equal_a_threshold_by_threshold_count(road_images):
+    probabilities, labels = road_images
+    benchmark = RoadBenchmark()
+    for probability, label in zip(probabilities, labels):
+        benchmark.add(probability, label)
+    result = benchmark.scores()
+    expected = road_scores_by_loops(probabilities, labels, np.arange(256) / 255)
+    for key, value in expected.items():
+        assert result[key] == pytest.approx(value, abs=1e-9), key
+    assert result["num_images"] == 3
+    assert result["road_pixels"] == sum(int(np.sum(label == 1)) for label in labels)
+    assert 0.5 < result["max_f"] < 1.0 and 0.5 < result["average_precision"] < 1.0
+
+
+def test_road_scores_pool_pixels_over_images(road_images):
+    probabilities, labels = road_images
+    streamed, pooled = RoadBenchmark(), RoadBenchmark()
+    for probability, label in zip(probabilities, labels):
+        streamed.add(probability, label)
+    pooled.add(np.concatenate([p.ravel() for p in probabilities]),
+               np.concatenate([label.ravel() for label in labels]))
+    assert streamed.scores()["max_f"] == pooled.scores()["max_f"]
+    one_by_one = []
+    for probability, label in zip(probabilities, labels):
+        single = RoadBenchmark()
+        single.add(probability, label)
+        one_by_one.append(single.scores()["max_f"])
+    assert streamed.scores()["max_f"] != pytest.approx(np.mean(one_by_one))
+
+
+def test_road_scores_by_hand():
+    # Three road pixels (0.9, 0.6, 0.2), two others (0.7, 0.1), one unlabelled.
+    benchmark = RoadBenchmark(thresholds=[0.0, 0.5, 0.8])
+    benchmark.add([[0.9, 0.6, 0.2, 0.7, 0.1, 0.95]], [[1, 1, 1, 0, 0, 255]])
+    # t=0: P 3/5 R 1; t=0.5: P 2/3 R 2/3; t=0.8: P 1 R 1/3.
+    f = [2 * 0.6 / 1.6, 2 / 3, 2 * (1 / 3) / (4 / 3)]
+    result = benchmark.scores()
+    assert result["max_f"] == pytest.approx(max(f))
+    assert (result["precision"], result["recall"], result["threshold"]) == \
+        pytest.approx((0.6, 1.0, 0.0))
+    # Recall >= 0, 0.1, 0.2, 0.3: best precision 1; 0.4 .. 0.6: 2/3; 0.7 .. 1: 3/5.
+    assert result["average_precision"] == pytest.approx((4 * 1 + 3 * 2 / 3 + 4 * 0.6) / 11)
+
+
+def test_perfect_road_probabilities_score_one_and_no_road_scores_nan():
+    benchmark = RoadBenchmark()
+    label = np.array([[1, 0], [0, 1]])
+    benchmark.add(label.astype(float), label)
+    result = benchmark.scores()
+    assert result["max_f"] == result["average_precision"] == 1.0
+    assert result["threshold"] > 0
+    empty = RoadBenchmark()
+    empty.add(np.full((2, 2), 0.5), np.zeros((2, 2)))
+    assert math.isnan(empty.scores()["max_f"])
+
+
+def test_road_benchmark_refuses_mismatched_sizes_and_unsorted_thresholds():
+    with pytest.raises(ValueError, match="differ in size"):
+        RoadBenchmark().add(np.zeros((2, 3)), np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="increasing"):
+        RoadBenchmark(thresholds=[0.5, 0.2])
