@@ -13,12 +13,13 @@ the run as it was started.
 """
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from fcn_graph.data import parse_options
-from fcn_graph.errors import UsageError
+from fcn_graph.errors import FcnGraphError, UsageError
 from fcn_graph.evaluation import evaluate_weights
 from fcn_graph.scoring import SUMMARY_ROWS, json_ready, summary_line
 from fcn_graph.training import train
@@ -265,3 +266,16 @@ def evaluate_released(argv=None, stream=None):
             json.dump(json_ready(result), f, indent=2)
     return result
 
+
+def as_script(entry, *args):
+    """Run a script's entry point; a user error ends it with one line, not a traceback.
+
+    Returns the exit status for `sys.exit`.
+    """
+    try:
+        entry(*args)
+    except FcnGraphError as err:
+        print(f"{os.path.basename(sys.argv[0])}: error: {' '.join(str(err).split())}",
+              file=sys.stderr)
+        return err.exit_status
+    return 0

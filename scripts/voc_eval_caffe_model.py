@@ -3,7 +3,9 @@
 Expected: FCN-32s 63.6, FCN-16s 65.0, FCN-8s 65.5, FCN-8s at-once 65.4
 (scripts/README.md).
 """
-from fcn_graph.recipes import evaluate_released
+import sys
+
+from fcn_graph.recipes import as_script, evaluate_released
 
 if __name__ == "__main__":
-    evaluate_released()
+    sys.exit(as_script(evaluate_released))

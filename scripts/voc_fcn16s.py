@@ -3,7 +3,9 @@
 Settings, data layout and published numbers: scripts/README.md.
 `--smoke` runs the same recipe for a few steps at tiny sizes.
 """
-from fcn_graph.recipes import main
+import sys
+
+from fcn_graph.recipes import as_script, main
 
 if __name__ == "__main__":
-    main("voc_fcn16s")
+    sys.exit(as_script(main, "voc_fcn16s"))

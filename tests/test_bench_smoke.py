@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from test_eval_run import run_command
+from fixtures import run_command
 
 
 def test_flops_of_a_known_convolution_and_deconvolution():
@@ -25,7 +25,7 @@ def test_flops_of_a_known_convolution_and_deconvolution():
 def test_bench_prints_every_field_and_matches_pytorch(tmp_path, capsys):
     pytest.importorskip("torch")
     out = tmp_path / "bench.json"
-    assert run_command("bench", ["--model", "fcn16s", "--size", "40", "--width", "0.0625",
+    assert run_command(["bench", "--model", "fcn16s", "--size", "40", "--width", "0.0625",
                                  "--classes", "5", "--steps", "2", "--warmup", "1",
                                  "--xla", "off", "--torch", "--json", str(out)]) == 0
     printed = capsys.readouterr().out

@@ -5,16 +5,18 @@ import pytest
 from fcn_graph.data import get_dataset
 from fcn_graph.metrics import confusion_matrix
 from fcn_graph.upsampling import bilinear_kernel
-from test_eval_run import SYNTHETIC_CLASSES, SYNTHETIC_OPTIONS, run_command
+from fcn_graph.data.labels import read_image_rgb
+from fcn_graph.evaluation import evaluate_weights
+from fcn_graph.weights import Weights
+from fcn_graph.weights.canonical import save_npz
+from fcn_graph.weights.synthetic import random_weights
+from fixtures import SYNTHETIC_CLASSES, SYNTHETIC_OPTIONS, run_command
 
 WIDTH = 1 / 16
 
 
 def released_fcn8s(path):
     """An FCN-8s weight file in the canonical format: random backbone and heads, bilinear ups."""
-    from fcn_graph.weights import Weights
-    from fcn_graph.weights.canonical import save_npz
-    from fcn_graph.weights.synthetic import random_weights
     backbone = random_weights("vgg16", width=WIDTH, seed=3, fc8_classes=None)
     rng = np.random.default_rng(5)
     layers = dict(backbone.layers)
@@ -37,12 +39,11 @@ def test_released_model_scores_match_an_independent_pytorch_forward(tmp_path, ca
     data_dir = tmp_path / "data"
     options = [f"--dataset-option={key}={value}" for key, value in
                (("size", "32x24"), ("num_train", 1), ("num_val", 3))]
-    assert run_command("eval", ["--weights", str(path), "--model", "fcn8s", "--dataset",
+    assert run_command(["eval", "--weights", str(path), "--model", "fcn8s", "--dataset",
                                 "synthetic", "--data-dir", str(data_dir)] + options) == 0
     printed = capsys.readouterr().out
     assert "3 images" in printed and "mean IU" in printed
 
-    from fcn_graph.evaluation import evaluate_weights
     result = evaluate_weights(str(path), "fcn8s", "synthetic", data_dir=str(data_dir),
                               dataset_options=SYNTHETIC_OPTIONS)
     values = {}
@@ -54,8 +55,7 @@ def test_released_model_scores_match_an_independent_pytorch_forward(tmp_path, ca
     source = get_dataset("synthetic", str(data_dir), **SYNTHETIC_OPTIONS)
     expected = np.zeros((SYNTHETIC_CLASSES, SYNTHETIC_CLASSES), np.int64)
     for image_path, label_path, _ in source.examples("val"):
-        from fcn_graph.inference import read_rgb
-        image = read_rgb(image_path).astype(np.float32)[None]
+        image = read_image_rgb(image_path).astype(np.float32)[None]
         with torch.no_grad():
             pred = net.logits_nhwc(image)[0].argmax(axis=-1)
         expected += confusion_matrix(source.read_label(label_path), pred, SYNTHETIC_CLASSES)
@@ -64,7 +64,6 @@ def test_released_model_scores_match_an_independent_pytorch_forward(tmp_path, ca
 
 
 def test_a_backbone_file_is_refused(tmp_path):
-    from fcn_graph.evaluation import evaluate_weights
     from fcn_graph.weights import WeightsError
     from fcn_graph.weights.canonical import save_npz
     from fcn_graph.weights.synthetic import random_weights
@@ -75,7 +74,6 @@ def test_a_backbone_file_is_refused(tmp_path):
 
 
 def test_a_file_of_another_variant_is_refused(tmp_path):
-    from fcn_graph.evaluation import evaluate_weights
     from fcn_graph.weights import WeightsError
     path = tmp_path / "fcn8s.npz"
     released_fcn8s(path)

@@ -7,7 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from test_eval_run import SYNTHETIC_CLASSES, make_run, run_command
+from fcn_graph.errors import OutputExistsError
+from fcn_graph.export import export_run
+from fcn_graph.inference import predict
+from fixtures import SYNTHETIC_CLASSES, make_run, run_command
 
 # Runs in a new interpreter that never imports fcn_graph: only TensorFlow and numpy.
 LOADER = r"""
@@ -37,11 +40,10 @@ np.savez(out_file, saved_labels=outputs["labels"].numpy(),
 
 @pytest.mark.parametrize("geometry", ["caffe", "same"])
 def test_export_loads_without_fcn_graph_and_agrees(tmp_path, geometry):
-    from fcn_graph.inference import predict
     run_dir = str(tmp_path / "run")
     make_run(run_dir, tmp_path / "data", geometry=geometry, seed=7)
     saved_model, frozen = tmp_path / "export", tmp_path / "frozen" / "fcn.pb"
-    assert run_command("export", ["--checkpoint", run_dir, "--out", str(saved_model),
+    assert run_command(["export", "--checkpoint", run_dir, "--out", str(saved_model),
                                   "--frozen", str(frozen)]) == 0
     classes = json.loads((saved_model / "assets.extra" / "classes.json").read_text())
     assert classes["class_names"][4] == "vehicle"
@@ -67,9 +69,8 @@ def test_export_loads_without_fcn_graph_and_agrees(tmp_path, geometry):
 
 
 def test_export_refuses_an_existing_directory(tmp_path):
-    from fcn_graph.export import export_run
     run_dir = str(tmp_path / "run")
     make_run(run_dir, tmp_path / "data")
     (tmp_path / "taken").mkdir()
-    with pytest.raises(FileExistsError, match="taken"):
+    with pytest.raises(OutputExistsError, match="taken"):
         export_run(run_dir, str(tmp_path / "taken"))

@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from test_eval_run import SYNTHETIC_CLASSES, make_run, run_command
+from fcn_graph import crf
+from fcn_graph.errors import DataError
+from fcn_graph.inference import Segmenter, as_rgb_array, predict
+from fixtures import SYNTHETIC_CLASSES, make_run, run_command
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +21,6 @@ def random_image(shape, seed):
 
 
 def test_predict_any_size_and_probabilities(run_dir):
-    from fcn_graph.inference import predict
     images = [random_image((20, 28, 3), 0), random_image((33, 17, 3), 1), random_image((9, 9), 2)]
     labels, probabilities = predict(run_dir, images, return_probabilities=True)
     for image, label, probs in zip(images, labels, probabilities):
@@ -34,7 +36,6 @@ def test_predict_any_size_and_probabilities(run_dir):
 
 
 def test_prediction_does_not_depend_on_the_batch_it_came_with(run_dir, tmp_path):
-    from fcn_graph.inference import Segmenter
     first, second = random_image((24, 32, 3), 5), random_image((40, 24, 3), 6)
     path = tmp_path / "first.png"
     Image.fromarray(first).save(path)
@@ -57,13 +58,12 @@ def test_cli_writes_palette_labels_and_overlays(run_dir, tmp_path, capsys):
     Image.fromarray(random_image((12, 14, 3), 9)).save(extra)
     sizes["c"] = (12, 14)
     out = tmp_path / "out"
-    assert run_command("infer", ["--checkpoint", run_dir, str(folder), str(extra),
+    assert run_command(["infer", "--checkpoint", run_dir, str(folder), str(extra),
                                   "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.count(" ms") >= 3 and "median" in printed
     colors = [[70, 130, 180], [70, 70, 70], [128, 64, 128], [107, 142, 35], [0, 0, 142],
               [220, 20, 60]]
-    from fcn_graph.inference import predict
     for name, (height, width) in sizes.items():
         label_png = Image.open(out / f"{name}.png")
         assert label_png.mode == "P"
@@ -76,15 +76,13 @@ def test_cli_writes_palette_labels_and_overlays(run_dir, tmp_path, capsys):
         assert overlay.mode == "RGB" and overlay.size == (width, height)
 
 
-def test_missing_input_is_named(run_dir, tmp_path):
-    with pytest.raises(ValueError, match="nothing.jpg"):
-        run_command("infer", ["--checkpoint", run_dir, str(tmp_path / "nothing.jpg"),
-                              "--out", str(tmp_path / "out")])
+def test_missing_input_is_named(run_dir, tmp_path, capsys):
+    assert run_command(["infer", "--checkpoint", run_dir, tmp_path / "nothing.jpg",
+                        "--out", tmp_path / "out"]) == 1
+    assert "nothing.jpg" in capsys.readouterr().err
 
 
 def test_crf_refines_the_probabilities(run_dir):
-    from fcn_graph import crf
-    from fcn_graph.inference import Segmenter
     if not crf.available():
         pytest.skip("pydensecrf is not installed")
     image = random_image((20, 26, 3), 11)
@@ -97,7 +95,6 @@ def test_crf_refines_the_probabilities(run_dir):
 
 
 def test_single_channel_and_gray_alpha_arrays_are_gray_images():
-    from fcn_graph.inference import as_rgb_array
     gray = random_image((5, 7), 12)
     expected = np.repeat(gray[..., None], 3, axis=-1)
     np.testing.assert_array_equal(as_rgb_array(gray[..., None]), expected)
@@ -106,6 +103,5 @@ def test_single_channel_and_gray_alpha_arrays_are_gray_images():
 
 
 def test_an_image_without_pixels_is_refused_with_its_shape():
-    from fcn_graph.inference import as_rgb_array
-    with pytest.raises(ValueError, match=r"no pixels.*\(0, 5, 3\)"):
+    with pytest.raises(DataError, match=r"no pixels.*\(0, 5, 3\)"):
         as_rgb_array(np.zeros((0, 5, 3), np.uint8))

@@ -13,15 +13,27 @@ import pytest
 import tensorflow as tf
 
 import data_fixtures
-from fcn_graph.recipes import RECIPES, comparison, config_for, parser_for
+from fcn_graph.errors import UsageError
+from fcn_graph.recipes import RECIPES, comparison, parser_for, settings_for
+from fcn_graph.rundir import load_record
+from fcn_graph.training import resolve
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
 
 
-def run_script(name, *args, monkeypatch, capsys):
+def run_script(name, *args, monkeypatch, capsys, status=0):
+    """Run scripts/NAME.py as `python` would; check its exit status; return what it printed."""
     monkeypatch.setattr(sys, "argv", [f"{name}.py", *map(str, args)])
-    runpy.run_path(os.path.join(SCRIPTS, f"{name}.py"), run_name="__main__")
-    return capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(os.path.join(SCRIPTS, f"{name}.py"), run_name="__main__")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == status, err
+    return err
+
+
+def script_config(spec, argv):
+    base, overrides = settings_for(spec, parser_for(spec).parse_args(argv))
+    return resolve(overrides, base=base)
 
 
 def checkpoint_of(run_dir):
@@ -49,15 +61,14 @@ def test_help_names_the_common_options(name, monkeypatch, capsys):
 
 def test_the_reference_solver_and_its_adam_variant_are_data():
     spec = RECIPES["voc_fcn16s"]
-    parser = parser_for(spec)
-    reference = config_for(spec, parser.parse_args(["--weights", "vgg16.npy"]))
+    reference = script_config(spec, ["--weights", "vgg16.npy"])
     assert (reference.optimizer, reference.lr, reference.momentum, reference.weight_decay,
             reference.loss_normalize, reference.batch_size, reference.max_steps,
             reference.eval_every) == ("sgd", 1e-12, 0.99, 5e-4, "sum", 1, 100_000, 4000)
     assert reference.geometry == "caffe"
-    adam = config_for(spec, parser.parse_args(["--weights", "vgg16.npy", "--adam"]))
+    adam = script_config(spec, ["--weights", "vgg16.npy", "--adam"])
     assert (adam.optimizer, adam.loss_normalize, adam.weight_decay) == ("adam", "mean", 0.0)
-    smoke = config_for(spec, parser.parse_args(["--smoke", "--adam"]))
+    smoke = script_config(spec, ["--smoke", "--adam"])
     assert smoke.max_steps == 2 and smoke.width == 1 / 16 and smoke.optimizer == "adam"
     assert RECIPES["voc_fcn8s_atonce"].config["max_steps"] == 300_000
 
@@ -68,7 +79,7 @@ def test_the_reference_solver_and_its_adam_variant_are_data():
                                               ("voc_fcn8s_atonce", 1e-10, 300_000)])
 def test_voc_recipes_are_the_published_solver(name, lr, steps):
     spec = RECIPES[name]
-    c = config_for(spec, parser_for(spec).parse_args(["--weights", "vgg16.npy"])).resolved()
+    c = script_config(spec, ["--weights", "vgg16.npy"])
     assert (c.optimizer, c.lr, c.lr_policy, c.momentum, c.weight_decay, c.bias_lr_mult,
             c.loss_normalize) == ("sgd", lr, "fixed", 0.99, 5e-4, 2.0, "sum")
     assert (c.batch_size, c.accumulate, c.crop_size, c.augment) == (1, 1, None, False)
@@ -80,8 +91,8 @@ def test_voc_recipes_are_the_published_solver(name, lr, steps):
 
 def test_a_full_run_without_a_starting_point_is_refused():
     spec = RECIPES["voc_fcn8s"]
-    with pytest.raises(SystemExit, match="--init-from"):
-        config_for(spec, parser_for(spec).parse_args([]))
+    with pytest.raises(UsageError, match="--init-from"):
+        script_config(spec, [])
 
 
 def test_published_numbers_beside_ours():
@@ -105,8 +116,8 @@ def test_voc_stages_smoke_each_initialised_from_the_previous(tmp_path, monkeypat
         log = run_script(name, *args, monkeypatch=monkeypatch, capsys=capsys)
         assert "CVPR 2015 Table 2 (seg11valid)" in log and "PAMI released model" in log
         assert checkpoint_of(str(out))
-        config = json.load(open(out / "config.json"))
-        assert config["geometry"] == "caffe" and config["optimizer"] == "sgd"
+        record = load_record(str(out))
+        assert record.model.geometry == "caffe" and record.settings["optimizer"] == "sgd"
         if previous:
             before = tf.train.load_variable(checkpoint_of(previous), "conv1_1/weights")
             # SGD at 1e-12 / 1e-14 moves nothing visible in two steps: the stage starts
@@ -122,7 +133,7 @@ def test_voc_atonce_adam_smoke(tmp_path, monkeypatch, capsys):
     log = run_script("voc_fcn8s_atonce", "--smoke", "--adam", "--data-dir", data,
                      "--out", tmp_path / "run", monkeypatch=monkeypatch, capsys=capsys)
     assert "mean IU 65.4" in log
-    assert json.load(open(tmp_path / "run" / "config.json"))["optimizer"] == "adam"
+    assert load_record(str(tmp_path / "run")).settings["optimizer"] == "adam"
 
 
 @pytest.mark.parametrize("name,writer,extra", [
@@ -144,24 +155,24 @@ def test_dataset_scripts_smoke(name, writer, extra, tmp_path, monkeypatch, capsy
     out = tmp_path / "run"
     log = run_script(name, "--smoke", "--data-dir", data, "--out", out, *extra,
                      monkeypatch=monkeypatch, capsys=capsys)
-    config = json.load(open(out / "config.json"))
+    record = load_record(str(out))
     # Smoke runs validate after each of their two steps: the comparison follows both.
     assert "step 1: ours:" in log and "step 2: ours:" in log
     assert checkpoint_of(str(out))
     spec = RECIPES[name]
     expected_model = spec.variants["skips"]["model"] if extra == ["--skips"] else \
         spec.config["model"]
-    assert config["model"] == expected_model
-    assert config["num_classes"] == {"cityscapes7_simple_fcn": 7, "kitti_road_fcn8s": 2,
+    assert record.model.name == expected_model
+    assert record.num_classes == {"cityscapes7_simple_fcn": 7, "kitti_road_fcn8s": 2,
                                      "cityscapes_fcn8s": 19, "ade20k_fcn8s_vgg19": 150,
                                      "unet_multiclass": 3}[name]
 
 
 def test_eval_caffe_model_names_a_missing_file(tmp_path, monkeypatch, capsys):
-    with pytest.raises((OSError, ValueError), match="missing.caffemodel"):
-        run_script("voc_eval_caffe_model", "--model", "fcn8s", "--weights",
-                   tmp_path / "missing.caffemodel", "--data-dir", tmp_path, "--smoke",
-                   monkeypatch=monkeypatch, capsys=capsys)
+    err = run_script("voc_eval_caffe_model", "--model", "fcn8s", "--weights",
+                     tmp_path / "missing.caffemodel", "--data-dir", tmp_path, "--smoke",
+                     monkeypatch=monkeypatch, capsys=capsys, status=1)
+    assert "missing.caffemodel" in err and "Traceback" not in err
 
 
 def test_eval_caffe_model_smoke_scores_a_released_style_caffemodel(tmp_path, monkeypatch, capsys):
@@ -206,5 +217,22 @@ def test_unet_smoke_from_tfrecords(tmp_path, monkeypatch, capsys):
                      "--val-tfrecords", records / "val-*.tfrecord", "--out", out,
                      monkeypatch=monkeypatch, capsys=capsys)
     assert "step 2: ours:" in log and checkpoint_of(str(out))
-    config = json.load(open(out / "config.json"))
-    assert config["model"] == "unet" and config["tfrecords"].endswith("train-*.tfrecord")
+    record = load_record(str(out))
+    assert record.model.name == "unet" and record.settings["tfrecords"].endswith("train-*.tfrecord")
+
+
+def test_a_resumed_recipe_continues_with_its_recorded_settings(tmp_path, monkeypatch, capsys):
+    """Resumed without --smoke, the run keeps the smoke run's width, crops and batch size."""
+    data = data_fixtures.write_folder(str(tmp_path / "data"))
+    out = tmp_path / "run"
+    run_script("unet_multiclass", "--smoke", "--dataset", "folder", "--data-dir", data,
+               "--max-steps", 1, "--out", out, monkeypatch=monkeypatch, capsys=capsys)
+    first = load_record(str(out))
+    run_script("unet_multiclass", "--resume", "--dataset", "folder", "--max-steps", 2,
+               "--out", out, monkeypatch=monkeypatch, capsys=capsys)
+    resumed = load_record(str(out))
+    assert resumed.model == first.model and resumed.model.width == 1 / 16
+    for name in ("crop_size", "batch_size", "seed", "data_dir", "eval_images"):
+        assert resumed.settings[name] == first.settings[name], name
+    assert resumed.settings["max_steps"] == 2
+    assert tf.train.load_variable(checkpoint_of(str(out)), "global_step") == 2

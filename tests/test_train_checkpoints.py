@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fcn_graph.training.checkpoints import Checkpointer, checkpoint_step, latest_checkpoint
+from fcn_graph.errors import CheckpointError
+from fcn_graph.rundir import checkpoint_step, latest_checkpoint
+from fcn_graph.training.checkpoints import Checkpointer
 
 v1 = tf.compat.v1
 
@@ -53,9 +55,9 @@ def test_checkpoint_without_a_step_is_rejected_for_resume(tmp_path):
         v1.get_variable("layer/weights", initializer=np.zeros(2, np.float32))
         sess.run(v1.global_variables_initializer())
         prefix = v1.train.Saver().save(sess, str(tmp_path / "other"))
-    with pytest.raises(ValueError, match="--init-from"):
+    with pytest.raises(CheckpointError, match="--init-from"):
         checkpoint_step(prefix)
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(CheckpointError, match="cannot be read"):
         checkpoint_step(str(tmp_path / "missing"))
 
 

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from fcn_graph.layers import create_random_stream, register_decay
-from fcn_graph.training import TrainConfig
+from fcn_graph.training import TrainConfig, resolve
 from fcn_graph.training.optim import build_update
 
 v1 = tf.compat.v1
@@ -27,7 +27,7 @@ def linear_problem(config, batches=BATCHES):
 
 
 def sgd(**options):
-    return TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, **options).resolved()
+    return resolve(TrainConfig(optimizer="sgd", lr=0.1, momentum=0.9, **options))
 
 
 def test_sgd_biases_learn_twice_as_fast_and_weights_take_the_gradient():
@@ -83,11 +83,11 @@ def test_poly_policy_decays_to_zero_at_max_steps_and_fixed_stays():
             step.load(step_value, sess)
             return sess.run(update.learning_rate)
 
-    poly = TrainConfig(lr=1e-3, lr_policy="poly", lr_power=0.9, max_steps=100).resolved()
+    poly = resolve(TrainConfig(lr=1e-3, lr_policy="poly", lr_power=0.9, max_steps=100))
     assert rate_at(poly, 0) == pytest.approx(1e-3)
     assert rate_at(poly, 50) == pytest.approx(1e-3 * 0.5 ** 0.9, rel=1e-5)
     assert rate_at(poly, 100) == 0.0
-    fixed = TrainConfig(lr=1e-3, lr_policy="fixed", max_steps=100).resolved()
+    fixed = resolve(TrainConfig(lr=1e-3, lr_policy="fixed", max_steps=100))
     assert rate_at(fixed, 100) == pytest.approx(1e-3)
 
 

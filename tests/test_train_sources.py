@@ -1,11 +1,11 @@
 """`fcn-graph train --dataset NAME` on every source's real-layout fixture."""
-import json
 import os
 
 import pytest
 
 import data_fixtures
 from fcn_graph.cli import main
+from fcn_graph.rundir import load_record
 
 SOURCES = [
     # (dataset, fixture writer, the data dir below the fixture root, classes)
@@ -31,9 +31,9 @@ def test_train_command_runs_on_each_source(dataset, writer, below, classes, tmp_
                  "--max-steps", "2", "--eval-images", "2", "--seed", "0",
                  "--run-dir", str(run_dir)])
     assert code == 0, capsys.readouterr().err
-    config = json.load(open(run_dir / "config.json"))
-    assert config["dataset"] == dataset and config["num_classes"] == classes
-    assert len(config["class_names"]) == classes
+    record = load_record(str(run_dir))
+    assert record.settings["dataset"] == dataset and record.num_classes == classes
+    assert len(record.class_names) == classes
     assert os.path.isfile(run_dir / "checkpoints" / "checkpoint")
     printed = capsys.readouterr()
     assert "mean IU" in printed.out + printed.err

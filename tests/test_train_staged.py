@@ -5,7 +5,8 @@ import tensorflow as tf
 
 from fcn_graph import build_fcn
 from fcn_graph.upsampling import bilinear_kernel
-from fcn_graph.weights import StagedInit, WeightsError
+from fcn_graph.errors import WeightsError
+from fcn_graph.training.staged import StagedInit
 
 WIDTH = 1 / 16
 CLASSES = 3

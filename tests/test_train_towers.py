@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from fcn_graph.models import ModelSpec
 from fcn_graph.training import TrainConfig
 from fcn_graph.training.towers import build_tower_loss, tower_devices
 
@@ -13,12 +14,14 @@ class Source:
     ignore_label = 255
 
 
+SPEC = ModelSpec("fcn32s", 3, geometry="same", width=1 / 32, dropout_rate=0.0)
+
+
 def build(towers, normalize):
     config = TrainConfig(model="fcn32s", num_classes=3, batch_size=4, loss_normalize=normalize)
     images = v1.placeholder(tf.float32, [4, 32, 32, 3])
     labels = v1.placeholder(tf.int32, [4, 32, 32])
-    options = {"width": 1 / 32, "geometry": "same", "dropout_rate": 0.0}
-    loss = build_tower_loss(config, {"image": images, "label": labels}, Source(), None, options,
+    loss = build_tower_loss(config, {"image": images, "label": labels}, Source(), SPEC,
                             ["/cpu:0"] * towers)
     return images, labels, loss
 
@@ -59,9 +62,7 @@ def test_each_tower_is_placed_on_its_gpu_and_the_variables_on_the_cpu():
     with tf.Graph().as_default() as graph:
         batch = {"image": v1.placeholder(tf.float32, [4, 32, 32, 3]),
                  "label": v1.placeholder(tf.int32, [4, 32, 32])}
-        build_tower_loss(config, batch, Source(), None,
-                         {"width": 1 / 32, "geometry": "same", "dropout_rate": 0.0},
-                         ["/gpu:0", "/gpu:1"])
+        build_tower_loss(config, batch, Source(), SPEC, ["/gpu:0", "/gpu:1"])
         ops = graph.get_operations()
     def where(op):
         spec = tf.DeviceSpec.from_string(op.device)

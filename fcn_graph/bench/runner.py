@@ -6,6 +6,7 @@ import numpy as np
 from fcn_graph.bench.flops import TRAINING_FACTOR
 from fcn_graph.bench.measure import PeakMemory, resident_bytes, time_calls
 from fcn_graph.bench.tf_net import TFBench, random_batch, randomised
+from fcn_graph.bench.torch_net import TorchFCN
 from fcn_graph.fcn import VARIANTS
 
 XLA_MODES = ("auto", "on", "off")
@@ -77,7 +78,6 @@ def tensorflow_figures(options, images, labels):
 
 
 def torch_figures(options, weights, images, labels):
-    from fcn_graph.bench.torch_net import TorchFCN
     baseline = resident_bytes()
     net = TorchFCN(options.model, options.backbone, weights)
     logits = net.logits_nhwc(images)

@@ -10,6 +10,8 @@ Weights come from the TensorFlow variables, converted HWIO -> OIHW.
 """
 import numpy as np
 
+from fcn_graph.errors import MissingDependencyError
+
 LEARNING_RATE = 1e-10
 MOMENTUM = 0.99
 
@@ -33,8 +35,8 @@ def import_torch():
     try:
         import torch
     except ImportError as err:
-        raise RuntimeError("the PyTorch comparison needs torch: pip install torch "
-                           "(the CPU build is enough)") from err
+        raise MissingDependencyError("the PyTorch comparison needs torch: pip install torch "
+                                     "(the CPU build is enough)") from err
     return torch
 
 
