@@ -9,6 +9,7 @@ import zlib
 
 import tensorflow as tf
 
+from fcn_graph.errors import SettingsError
 from fcn_graph.upsampling import bilinear_initializer, kernel_size
 
 # Weights that receive weight decay; biases and fixed deconvolutions never do.
@@ -18,6 +19,12 @@ RANDOM_STREAM_COLLECTION = "fcn_graph_random_stream"
 
 v1 = tf.compat.v1
 
+
+def truncated_normal(stddev):
+    """`tf.truncated_normal(shape, stddev=...)`: normal draws, those beyond 2 stddev redrawn."""
+    return lambda: v1.truncated_normal_initializer(stddev=stddev)
+
+
 INITIALIZERS = {
     # He et al.: keeps activation variance through deep ReLU stacks when a
     # layer is trained from scratch (pretrained layers are loaded over it).
@@ -26,7 +33,25 @@ INITIALIZERS = {
     # The reference zero-initialises every score layer so that training
     # starts from the backbone's features without random class noise.
     "zeros": v1.zeros_initializer,
+    # Glorot & Bengio's uniform (limit sqrt(6 / (fan_in + fan_out))): the
+    # default kernel of tf.layers and Keras layers, and TF-slim's
+    # `xavier_initializer`, which every slim convolution (fc8 included) uses.
+    "glorot_uniform": v1.glorot_uniform_initializer,
+    # Hand-made variables of the KITTI road FCN-8s (score layers) and of the
+    # ADE20K VGG19 FCN (score layer and every deconvolution).
+    "truncated_normal_0.1": truncated_normal(0.1),
+    "truncated_normal_0.02": truncated_normal(0.02),
+    # A C->C transposed convolution that starts as bilinear interpolation.
+    "bilinear": lambda: bilinear_initializer,
 }
+
+
+def initializer_of(name, option="initializer"):
+    """The initializer named `name`; an unknown name is a settings error naming `option`."""
+    if name not in INITIALIZERS:
+        raise SettingsError(f"{option}={name!r} is not an initializer; "
+                            f"choose one of {sorted(INITIALIZERS)}")
+    return INITIALIZERS[name]()
 
 
 def register_decay(weights):
@@ -35,21 +60,68 @@ def register_decay(weights):
         v1.add_to_collection(DECAY_COLLECTION, weights)
 
 
-def conv(x, name, out_channels, ksize, stride=1, padding="SAME", relu=True,
-         initializer="he", trainable=True, decay=True):
-    """Convolution + bias (+ ReLU) with variables `name/weights` (HWIO) and `name/biases`."""
-    in_channels = x.shape[-1]
-    if in_channels is None:
+def known_channels(x, name):
+    channels = x.shape[-1]
+    if channels is None:
         raise ValueError(f"{name}: the input's channel count must be known when building")
+    return channels
+
+
+def conv(x, name, out_channels, ksize, stride=1, padding="SAME", relu=True,
+         initializer="he", trainable=True, decay=True, batch_norm=False, is_training=None):
+    """Convolution + bias (+ batch norm) (+ ReLU): variables `name/weights` (HWIO), `name/biases`.
+
+    With `batch_norm`, `batch_normalization(y, "BatchNorm", is_training)` acts between
+    the bias and the ReLU, its variables under `name/BatchNorm/`.
+    """
+    in_channels = known_channels(x, name)
     with v1.variable_scope(name):
         weights = v1.get_variable("weights", [ksize, ksize, in_channels, out_channels],
-                                  initializer=INITIALIZERS[initializer](), trainable=trainable)
+                                  initializer=initializer_of(initializer), trainable=trainable)
         biases = v1.get_variable("biases", [out_channels], initializer=v1.zeros_initializer(),
                                  trainable=trainable)
         if trainable and decay:
             register_decay(weights)
         y = tf.nn.bias_add(tf.nn.conv2d(x, weights, [1, stride, stride, 1], padding), biases)
+        if batch_norm:
+            y = batch_normalization(y, "BatchNorm", is_training)
         return tf.nn.relu(y, name="relu") if relu else tf.identity(y, name="output")
+
+
+def batch_normalization(x, name, is_training, momentum=0.99, epsilon=1e-3):
+    """Batch normalisation over N, H, W: variables `name/gamma|beta|moving_mean|moving_variance`.
+
+    While the boolean tensor `is_training` is true the batch's own statistics
+    normalise; otherwise the moving averages do. The moving averages follow
+    the training batches through ops in the UPDATE_OPS collection (the train
+    op must depend on them): average <- average - (1 - momentum) * (average -
+    batch statistic), with the batch variance Bessel-corrected as the fused
+    kernel reports it, the update of Keras' fused layer. Outside training the
+    same ops leave the averages unchanged. Momentum and epsilon default to
+    Keras' `BatchNormalization`.
+    """
+    channels = known_channels(x, name)
+    with v1.variable_scope(name):
+        gamma = v1.get_variable("gamma", [channels], initializer=v1.ones_initializer())
+        beta = v1.get_variable("beta", [channels], initializer=v1.zeros_initializer())
+        moving_mean = v1.get_variable("moving_mean", [channels], trainable=False,
+                                      initializer=v1.zeros_initializer())
+        moving_variance = v1.get_variable("moving_variance", [channels], trainable=False,
+                                          initializer=v1.ones_initializer())
+
+        def batch_statistics():
+            return v1.nn.fused_batch_norm(x, gamma, beta, epsilon=epsilon, is_training=True)
+
+        def moving_statistics():
+            y, _, _ = v1.nn.fused_batch_norm(x, gamma, beta, moving_mean, moving_variance,
+                                             epsilon=epsilon, is_training=False)
+            return y, tf.identity(moving_mean), tf.identity(moving_variance)
+
+        y, mean, variance = tf.cond(is_training, batch_statistics, moving_statistics)
+        for average, statistic in ((moving_mean, mean), (moving_variance, variance)):
+            v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, v1.assign_sub(
+                average, (average - statistic) * (1.0 - momentum)))
+        return tf.identity(y, name="output")
 
 
 def max_pool(x, name):
@@ -95,27 +167,63 @@ def dropout(x, rate, is_training, name):
         return tf.cond(is_training, drop, lambda: tf.identity(x))
 
 
-def upsample(x, name, factor, output_shape=None, padding="VALID", trainable=False):
-    """Transposed convolution C->C initialised to the bilinear kernel, no bias.
+def conv_transpose(x, name, out_channels, stride, ksize, like=None, initializer="bilinear",
+                   biases=False, trainable=True):
+    """Transposed convolution with variables `name/weights` (k, k, out, in) (and `name/biases`).
 
-    VALID (the reference's pad 0) produces (n-1)*f + k pixels, to be cropped;
-    SAME with an explicit `output_shape` lands on the shape of a skip tensor.
-    Fixed by default as in the reference; trainable ones get weight decay.
+    Without `like` it is VALID (the reference's pad 0): (n-1)*stride + k
+    pixels, to be cropped. With `like` it is SAME and takes that tensor's
+    batch, height and width (static ones included), as a skip it is added to.
+    Trainable ones get weight decay.
     """
-    channels = x.shape[-1]
-    size = kernel_size(factor)
+    in_channels = known_channels(x, name)
     with v1.variable_scope(name):
-        weights = v1.get_variable("weights", [size, size, channels, channels],
-                                  initializer=bilinear_initializer, trainable=trainable)
+        weights = v1.get_variable("weights", [ksize, ksize, out_channels, in_channels],
+                                  initializer=initializer_of(initializer), trainable=trainable)
         if trainable:
             register_decay(weights)
+        if like is None:
+            dims = tf.shape(x)
+            shape = [dims[0], (dims[1] - 1) * stride + ksize, (dims[2] - 1) * stride + ksize]
+            padding = "VALID"
+        else:
+            dims = tf.shape(like)
+            shape = [dims[0], dims[1], dims[2]]
+            padding = "SAME"
+        y = tf.nn.conv2d_transpose(x, weights, tf.stack(shape + [out_channels]),
+                                   [1, stride, stride, 1], padding)
+        if like is not None:
+            y.set_shape(like.shape[:3].concatenate([out_channels]))
+        if biases:
+            y = tf.nn.bias_add(y, v1.get_variable("biases", [out_channels], trainable=trainable,
+                                                  initializer=v1.zeros_initializer()))
+        return tf.identity(y, name="output")
+
+
+def upsample(x, name, factor, like=None, trainable=False):
+    """Transposed convolution C->C initialised to the bilinear kernel, no bias.
+
+    VALID without `like`, SAME onto `like`'s grid with it (see
+    `conv_transpose`). Fixed by default as in the reference.
+    """
+    return conv_transpose(x, name, known_channels(x, name), factor, kernel_size(factor), like,
+                          "bilinear", biases=False, trainable=trainable)
+
+
+def resize_bilinear(x, factor, name="resize_bilinear"):
+    """TF1's `image.resize_bilinear` to (n*f, m*f), align_corners and half_pixel_centers False.
+
+    Output pixel y samples input coordinate y / f, clamped at the last row and
+    column: (f - 1) / (2f) of an input cell (f/2 - 1/2 output pixels) before
+    `upsample_bilinear`'s (y + 0.5) / f - 0.5, which pads with zeros instead.
+    """
+    with tf.name_scope(name):
+        x = tf.convert_to_tensor(x, dtype=tf.float32)
         dims = tf.shape(x)
-        if output_shape is None:
-            if padding != "VALID":
-                raise ValueError(f"{name}: SAME upsampling needs the output shape it must match")
-            output_shape = tf.stack([dims[0], (dims[1] - 1) * factor + size,
-                                     (dims[2] - 1) * factor + size, channels])
-        y = tf.nn.conv2d_transpose(x, weights, output_shape, [1, factor, factor, 1], padding)
+        y = tf.raw_ops.ResizeBilinear(images=x, size=tf.stack([dims[1], dims[2]]) * factor,
+                                      align_corners=False, half_pixel_centers=False)
+        n, h, w, c = x.shape.as_list()
+        y.set_shape([n, h * factor if h else None, w * factor if w else None, c])
         return tf.identity(y, name="output")
 
 

@@ -5,9 +5,16 @@ keeps it fixed. With SAME padding and an output of exactly n*f pixels, the
 transposed convolution samples input coordinate (y + 0.5) / f - 0.5 for
 output pixel y, with taps outside the image contributing zero: the same
 result as scikit-image's `rescale(order=1, mode='constant', cval=0)`.
+
+The kernel formula is numpy only, so `fcn_graph.testing` can check other
+people's kernels where TensorFlow is not installed.
 """
 import numpy as np
-import tensorflow as tf
+
+try:
+    import tensorflow as tf
+except ImportError:  # only the transposed convolution and its initializer need it
+    tf = None
 
 
 def kernel_size(factor):
@@ -43,7 +50,7 @@ def bilinear_kernel(factor, channels):
     return kernel
 
 
-def bilinear_initializer(shape, dtype=tf.float32, partition_info=None):
+def bilinear_initializer(shape, dtype="float32", partition_info=None):
     """Initializer for a (k, k, C, C) transposed-conv variable.
 
     Builds the diagonal from a k x k constant and an identity so the

@@ -66,15 +66,19 @@ def centre_of_mass(plane):
     return (rows * plane).sum() / total, (cols * plane).sum() / total
 
 
+@pytest.mark.parametrize("variant", ["fcn8s", "fcn8s-direct"])
 @pytest.mark.parametrize("layer,cell,position", [
     ("score_fr", 4, 32 * 4 + 12.5),
     ("score_pool4", 14, 16 * 14 - 91.5),
     ("score_pool3", 29, 8 * 29 - 95.5),
 ])
-def test_caffe_crops_put_score_cells_where_the_reference_does(layer, cell, position):
-    """A unit score at one cell must land, after every deconv and crop, at its input coordinate."""
+def test_caffe_crops_put_score_cells_where_the_reference_does(variant, layer, cell, position):
+    """A unit score at one cell must land, after every deconv and crop, at its input coordinate.
+
+    Zero score layers keep the other branches silent.
+    """
     with tf.Graph().as_default(), v1.Session() as sess:
-        images, net = build("fcn8s", "caffe", classes=2)
+        images, net = build(variant, "caffe", classes=2, score_init="zeros")
         sess.run(v1.global_variables_initializer())
         feed = {images: np.zeros((1, 300, 300, 3))}
         shape = sess.run(tf.shape(net.end_points[layer]), feed)

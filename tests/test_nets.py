@@ -5,18 +5,19 @@ import tensorflow as tf
 
 from fcn_graph import pixelwise_softmax_loss
 from fcn_graph.layers import DECAY_COLLECTION
-from fcn_graph.models import build_model
-from fcn_graph.nets import IMAGENET_RGB_MEAN
+from fcn_graph.nets import IMAGENET_RGB_MEAN, simple_fcn, unet
 
 v1 = tf.compat.v1
 NETS = ["simple_fcn", "simple_fcn_skips", "unet"]
-SMALL = {"simple_fcn": {"width": 0.25}, "simple_fcn_skips": {"width": 0.25},
-         "unet": {"width": 0.125, "depth": 3}}
+BUILDERS = {"simple_fcn": (simple_fcn.build, {"skips": False, "width": 0.25}),
+            "simple_fcn_skips": (simple_fcn.build, {"skips": True, "width": 0.25}),
+            "unet": (unet.build, {"width": 0.125, "depth": 3})}
 STRIDE = {"simple_fcn": 16, "simple_fcn_skips": 16, "unet": 8}
 
 
 def build(name, images, num_classes=3, **options):
-    return build_model(name, images, num_classes, **{**SMALL[name], **options})
+    builder, small = BUILDERS[name]
+    return builder(images, num_classes, **{**small, **options})
 
 
 def run_logits(name, image, seed=0):

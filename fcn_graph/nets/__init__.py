@@ -39,12 +39,18 @@ def normalize(images):
     return tf.divide(centred, tf.constant(IMAGENET_RGB_STD, tf.float32), name="normalized")
 
 
+def scale_to_unit_range(images):
+    """RGB 0..255 -> 0..1, uncentred, as the TensorFlow U-Net example feeds its network."""
+    unshifted = apply_input_convention(images, InputConvention(mean=(0.0, 0.0, 0.0)))
+    return tf.divide(unshifted, 255.0, name="normalized")
+
+
 def pad_to_multiple(x, multiple, name="pad_to_stride"):
     """Zero-pad bottom and right so height and width are multiples of `multiple`.
 
-    After normalisation zero is the mean colour. Every later 2x pooling and
-    upsampling is then exact, and cropping the output at (0, 0) to the input
-    size recovers pixel alignment.
+    After normalisation zero is the mean colour (black for unit-range inputs).
+    Every later 2x pooling and upsampling is then exact, and cropping the
+    output at (0, 0) to the input size recovers pixel alignment.
     """
     with tf.name_scope(name):
         dims = tf.shape(x)
