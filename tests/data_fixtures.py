@@ -57,13 +57,24 @@ def write_voc(root):
     return root
 
 
-def write_cityscapes(root):
-    """Two train and one val image; labels use label ids 7 (road), 26 (car), 0 (unlabelled), 24 (person)."""
-    for split, city, count in (("train", "aachen", 2), ("val", "lindau", 1)):
+# Cityscapes colours of the label ids the fixture uses, as in gtFine_color.png.
+CITYSCAPES_COLORS = {7: (128, 64, 128), 26: (0, 0, 142), 0: (0, 0, 0), 24: (220, 20, 60)}
+
+
+def write_cityscapes(root, num_train=2):
+    """`num_train` train and one val image; labels use label ids 7 (road), 26 (car),
+    0 (unlabelled), 24 (person), as label-id PNGs and as RGBA colour PNGs."""
+    ids = stripes([7, 26, 0, 24])
+    colours = np.zeros(ids.shape + (4,), np.uint8)
+    colours[..., 3] = 255
+    for label_id, colour in CITYSCAPES_COLORS.items():
+        colours[ids == label_id, :3] = colour
+    for split, city, count in (("train", "aachen", num_train), ("val", "lindau", 1)):
         for i in range(count):
             stem = f"{city}_{i:06d}_000019"
             _save(os.path.join(root, "leftImg8bit", split, city, stem + "_leftImg8bit.png"), _image(20 + i))
-            _save(os.path.join(root, "gtFine", split, city, stem + "_gtFine_labelIds.png"), stripes([7, 26, 0, 24]))
+            _save(os.path.join(root, "gtFine", split, city, stem + "_gtFine_labelIds.png"), ids)
+            _save(os.path.join(root, "gtFine", split, city, stem + "_gtFine_color.png"), colours)
     return root
 
 

@@ -6,7 +6,8 @@ import tensorflow as tf
 from PIL import Image
 
 import data_fixtures as fx
-from fcn_graph.data import DataError, get_dataset, make_dataset, save_label_png, voc_palette
+from fcn_graph.data import DataError, get_dataset, make_dataset, parse_options, save_label_png, voc_palette
+from fcn_graph.data.decode import data_error_in
 from fcn_graph.data.tfrecord import write_tfrecords
 
 v1 = tf.compat.v1
@@ -202,3 +203,53 @@ def test_table_mapped_labels_keep_their_stored_values_in_any_png_encoding(tmp_pa
         Image.fromarray(values.astype(np.uint16)).save(label)
     batch = take(source, "train", 1, shuffle=False)[0]
     np.testing.assert_array_equal(batch["label"][0], fx.EXPECTED["ade20k"])
+
+
+@pytest.mark.parametrize("name,size", [("kitti", "576x160"), ("cityscapes", "512x256")])
+def test_size_option_resizes_images_bilinear_and_labels_nearest(tmp_path, name, size):
+    source = get_dataset(name, fx.WRITERS[name](str(tmp_path)), **parse_options([f"size={size}"]))
+    width, height = (int(v) for v in size.split("x"))
+    image_path, label_path, _ = source.examples("train")[0]
+    batch = take(source, "train", 1, shuffle=False)[0]
+    assert batch["image"].shape == (1, height, width, 3)
+    # Nearest neighbour on pixel centres: output pixel i reads input pixel floor((i + 0.5) * in / out).
+    label = source.read_label(label_path)
+    rows = ((np.arange(height) + 0.5) * label.shape[0] / height).astype(int)
+    columns = ((np.arange(width) + 0.5) * label.shape[1] / width).astype(int)
+    np.testing.assert_array_equal(batch["label"][0], label[rows][:, columns])
+    image = np.array(Image.open(image_path), np.float32)
+    assert not np.array_equal(batch["image"][0], image[rows][:, columns])  # images are interpolated
+
+
+def test_ade20k_square_resize_keeps_other_as_a_class(tmp_path):
+    source = get_dataset("ade20k", fx.write_ade20k(str(tmp_path)), keep_other=True, size=12)
+    batch = take(source, "train", 1, shuffle=False)[0]
+    assert batch["label"].shape == (1, 12, 12)
+    assert set(np.unique(batch["label"])) == {0, 1, 150}
+
+
+def test_batches_carry_each_examples_image_path(tmp_path):
+    source = _synthetic(tmp_path, count=4)
+    batches = take(source, "train", 2, batch_size=2, shuffle=False)
+    assert batches[0]["path"].shape == (2,)
+    paths = [p.decode() for b in batches for p in b["path"]]
+    assert paths == [image for image, _, _ in source.examples("train")]
+
+
+def test_decode_failures_mid_pipeline_name_the_file(tmp_path):
+    source = get_dataset("kitti", fx.write_kitti(str(tmp_path)))
+    (image, _, _), (_, label, _), (second_image, _, _) = source.examples("train")[:3]
+    with open(image, "wb") as f:
+        f.write(b"not an image")
+    gt = np.array(Image.open(label))
+    gt[0, 0] = (1, 2, 3)
+    Image.fromarray(gt).save(label)
+    Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(second_image)
+    expected = [f"image unreadable: {image} ", f"label {label} has 1 pixels of unknown colours (1, 2, 3)",
+                f"label {source.examples('train')[2][1]} is {fx.WIDTH}x{fx.HEIGHT} but its image "
+                f"{second_image} is 3x3"]
+    for skip, message in enumerate(expected):
+        with pytest.raises(tf.errors.InvalidArgumentError) as caught:
+            take(source, "train", 1, shuffle=False, skip=skip)
+        assert isinstance(data_error_in(caught.value), DataError)
+        assert str(data_error_in(caught.value)).startswith(message)

@@ -6,7 +6,7 @@ from PIL import Image
 
 from fcn_graph.cli import main
 from fcn_graph.data import DataError
-from fcn_graph.data.polygons import annotations_to_masks, polygon_mask, rasterize
+from fcn_graph.data.polygons import annotations_to_masks, polygon_mask, rasterize, read_class_map
 
 
 def test_pixel_centres_on_left_and_top_edges_count_right_and_bottom_do_not():
@@ -102,7 +102,7 @@ def test_cli_writes_palette_masks_with_the_class_map(tmp_path):
     assert mask.mode == "P"
     np.testing.assert_array_equal(np.array(mask), [[1, 1, 0], [1, 1, 0]])
     assert main(["data", "polygons", annotation, "--classes", "cityscapes", "--out-dir", str(tmp_path)]) == 0
-    assert main(["data", "polygons", annotation, "--classes", "voc2012", "--out-dir", str(tmp_path)]) == 2
+    assert main(["data", "polygons", annotation, "--classes", "voc2012", "--out-dir", str(tmp_path)]) == 1
 
 
 def test_shipped_cat_mask_is_the_rasterised_polygon():
@@ -131,7 +131,7 @@ def test_cli_reports_bad_inputs_as_errors_naming_the_file(tmp_path, capsys):
         "imageHeight": 2, "imageWidth": 3}))
     bad_classes = _write(tmp_path / "classes.json", "{not json")
     out = str(tmp_path / "out")
-    assert main(["data", "polygons", annotation, "--classes", bad_classes, "--out-dir", out]) == 2
+    assert main(["data", "polygons", annotation, "--classes", bad_classes, "--out-dir", out]) == 1
     assert "classes.json" in capsys.readouterr().err
     classes = _write(tmp_path / "classes.txt", "background\nroad\n")
     assert main(["data", "polygons", annotation, "--classes", classes, "--out-dir", out,
@@ -139,7 +139,7 @@ def test_cli_reports_bad_inputs_as_errors_naming_the_file(tmp_path, capsys):
     assert "--background" in capsys.readouterr().err
     _write(tmp_path / "a.png", "not an image")
     assert main(["data", "polygons", annotation, "--classes", classes, "--out-dir", out,
-                 "--snap-to-edges", "2"]) == 2
+                 "--snap-to-edges", "2"]) == 1
     assert "a.png" in capsys.readouterr().err
 
 
@@ -151,3 +151,32 @@ def test_coco_rle_whose_counts_do_not_fill_the_image_is_refused(tmp_path):
                          "segmentation": {"size": [2, 3], "counts": [1, 2]}}]}))
     with pytest.raises(DataError, match="rle.json.*annotation 7.*3 of 6 pixels"):
         annotations_to_masks(coco)
+
+
+def test_voc_xml_object_with_several_polygons_paints_every_one(tmp_path):
+    left = [(0, 0), (2, 0), (2, 2), (0, 2)]
+    right = [(4, 1), (6, 1), (6, 3), (4, 3)]
+    numbered = "".join(f"<x{i}>{x}</x{i}><y{i}>{y}</y{i}>" for i, (x, y) in enumerate(right, 1))
+    xml = _write(tmp_path / "parts.xml", "<annotation><size><width>7</width><height>3</height></size>"
+                 "<object><name>tree</name><polygon>" +
+                 "".join(f"<pt><x>{x}</x><y>{y}</y></pt>" for x, y in left) +
+                 f"</polygon><polygon>{numbered}</polygon></object></annotation>")
+    [(_, h, w, shapes)] = annotations_to_masks(xml)
+    assert [name for name, _ in shapes] == ["tree", "tree"]
+    np.testing.assert_array_equal(rasterize(shapes, h, w, {"tree": 1}), [
+        [1, 1, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 1, 1, 0],
+        [0, 0, 0, 0, 1, 1, 0],
+    ])
+
+
+def test_builtin_labelbox8_map_follows_the_mask_writing_numbering(tmp_path):
+    assert read_class_map("labelbox8") == {
+        "background": 0, "tree": 1, "landscaping": 2, "road": 3, "sidewalk": 4, "building": 5,
+        "sky": 6, "concrete": 7}
+    polygon = "".join(f"<x{i}>{x}</x{i}><y{i}>{y}</y{i}>" for i, (x, y) in enumerate(
+        [(0, 0), (2, 0), (2, 2), (0, 2)], 1))
+    xml = _write(tmp_path / "street.xml", "<annotation><size><width>3</width><height>2</height></size>"
+                 f"<object><name>road</name><polygon>{polygon}</polygon></object></annotation>")
+    assert main(["data", "polygons", xml, "--classes", "labelbox8", "--out-dir", str(tmp_path / "out")]) == 0
+    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "out" / "street.png")), [[3, 3, 0], [3, 3, 0]])

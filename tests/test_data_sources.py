@@ -6,6 +6,7 @@ from PIL import Image
 
 import data_fixtures as fx
 from fcn_graph.data import DataError, available_datasets, get_dataset, parse_options
+from fcn_graph.data.cityscapes import TRAIN_CLASSES, TRAIN_COLORS
 
 
 def _source(name, tmp_path, **options):
@@ -137,7 +138,8 @@ def test_synthetic_scenes_are_deterministic_distinct_and_cover_every_class(tmp_p
     image = np.array(Image.open(train[0][0]))
     label = source.read_label(train[0][1])
     assert image.shape == (64, 96, 3) and label.shape == (64, 96)
-    again = get_dataset("synthetic", str(tmp_path / "again"), size=(64, 96), seed=3).draw("train", 0)
+    again = get_dataset("synthetic", str(tmp_path / "again"), size=(64, 96), num_train=1, num_val=1,
+                        seed=3).draw("train", 0)
     np.testing.assert_array_equal(again[0], image)
     np.testing.assert_array_equal(again[1], label)
     assert not np.array_equal(source.draw("val", 0)[0], image)
@@ -150,11 +152,11 @@ def test_synthetic_scenes_are_deterministic_distinct_and_cover_every_class(tmp_p
 
 
 def test_synthetic_reuses_existing_files(tmp_path):
-    source = get_dataset("synthetic", str(tmp_path), size=(16, 16), num_train=2, num_val=1)
-    path = source.examples("train")[0][0]
+    options = dict(size=(16, 16), num_train=2, num_val=1)
+    path = get_dataset("synthetic", str(tmp_path), **options).examples("train")[0][0]
     stamp = os.path.getmtime(path)
     os.utime(path, (stamp - 100, stamp - 100))
-    source.examples("train")
+    get_dataset("synthetic", str(tmp_path), **options)
     assert os.path.getmtime(path) == stamp - 100
 
 
@@ -190,3 +192,61 @@ def test_sbd_uses_a_shipped_seg11valid_list_as_is(tmp_path):
     shipped = tmp_path / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation" / "seg11valid.txt"
     shipped.write_text("2007_000004\n2007_000001\n")
     assert [n for _, _, n in source.examples("val")] == ["2007_000004", "2007_000001"]
+
+
+def test_cityscapes_29_colour_classes_read_the_colour_pngs(tmp_path):
+    source = _source("cityscapes", tmp_path, classes=29, size=None)
+    assert source.num_classes == 29 == len(set(source.colors)) == len(set(source.class_names))
+    assert source.class_names[0] == "unlabeled" and "dynamic" in source.class_names
+    # Every benchmark class keeps its colour among the 29.
+    for name, colour in zip(TRAIN_CLASSES, TRAIN_COLORS):
+        assert source.colors[source.class_names.index(name)] == colour
+    _, label, _ = source.examples("train")[0]
+    assert label.endswith("_gtFine_color.png")
+    names = [source.class_names[i] for i in source.read_label(label)[0, :4]]
+    assert names == ["road", "car", "unlabeled", "person"]
+
+
+def test_cityscapes_val_fraction_holds_out_a_seeded_random_part_of_train(tmp_path):
+    data = fx.write_cityscapes(str(tmp_path), num_train=20)
+    official = get_dataset("cityscapes", data).examples("train")
+    source = get_dataset("cityscapes", data, **parse_options(["val_fraction=0.1"]))
+    train, val = source.examples("train"), source.examples("val")
+    assert len(val) == 2 and len(train) == 18
+    assert sorted(train + val) == sorted(official) and train == sorted(train)
+    assert val == get_dataset("cityscapes", data, val_fraction=0.1).examples("val")
+    assert val != get_dataset("cityscapes", data, val_fraction=0.1, split_seed=1).examples("val")
+    assert val != official[:2]
+    assert source.splits == ("train", "val", "official_val")
+    assert [n for _, _, n in source.examples("official_val")] == ["lindau_000000_000019"]
+    with pytest.raises(DataError, match="val_fraction must lie between 0 and 1"):
+        get_dataset("cityscapes", data, val_fraction=1.5)
+
+
+def test_ade20k_keeps_other_as_class_zero_on_request(tmp_path):
+    source = _source("ade20k", tmp_path, keep_other=True, size=64)
+    assert source.num_classes == 151 == len(source.colors)
+    assert source.class_names[0] == "other" and source.class_names[1] == "wall"
+    assert source.resize_to == (64, 64)
+    np.testing.assert_array_equal(source.read_label(source.examples("train")[0][1]), fx.stripes([0, 1, 150]))
+    assert get_dataset("ade20k", str(tmp_path)).num_classes == 150
+
+
+def test_size_options_are_width_by_height_or_a_square(tmp_path):
+    data = fx.write_kitti(str(tmp_path))
+    assert get_dataset("kitti", data, **parse_options(["size=576x160"])).resize_to == (160, 576)
+    assert get_dataset("kitti", data).resize_to is None
+    with pytest.raises(DataError, match="kitti: size must be WIDTHxHEIGHT"):
+        get_dataset("kitti", data, size="big")
+
+
+def test_listing_synthetic_scenes_writes_nothing(tmp_path):
+    source = get_dataset("synthetic", str(tmp_path), size=(16, 16), num_train=2, num_val=1)
+    files = sorted(str(p) for p in tmp_path.rglob("*.png"))
+    assert len(files) == 6
+    image = source.examples("train")[1][0]
+    original = np.array(Image.open(image))
+    os.remove(image)
+    assert source.examples("train")[1][0] == image and not os.path.exists(image)
+    source.ensure_generated()
+    np.testing.assert_array_equal(np.array(Image.open(image)), original)

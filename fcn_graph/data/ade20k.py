@@ -1,14 +1,16 @@
-"""ADE20K as the MIT Scene Parsing benchmark (150 classes).
+"""ADE20K as the MIT Scene Parsing benchmark (150 classes, or 151 with "other").
 
 Layout under the data directory (or its ADEChallengeData2016/ sub-directory):
     images/{training,validation}/*.jpg
     annotations/{training,validation}/*.png    grayscale, 0 = other/unlabelled, 1..150 classes
-Train ids are the annotation value minus one; 0 becomes the ignore label.
+By default train ids are the annotation value minus one and 0 becomes the
+ignore label, as the benchmark scores it. With keep_other=true "other" is
+class 0 and the train ids are the annotation values themselves (151 classes).
 """
 import glob
 import os
 
-from fcn_graph.data.base import DataError, Dataset
+from fcn_graph.data.base import DataError, Dataset, resize_option
 from fcn_graph.data.colors import voc_palette
 from fcn_graph.data.labels import apply_lut, lut_from_pairs, read_index_png
 from fcn_graph.data.registry import register_dataset
@@ -38,13 +40,23 @@ SPLIT_DIRS = {"train": "training", "val": "validation"}
 
 @register_dataset("ade20k")
 class ADE20K(Dataset):
+    """Options: keep_other=false (150 classes, 0 ignored) or true (151 classes, "other" is 0);
+    size=WIDTHxHEIGHT, or one number for a square, or None (native sizes)."""
     class_names = ADE20K_CLASSES
     colors = tuple(tuple(int(v) for v in c) for c in voc_palette(len(ADE20K_CLASSES) + 1)[1:])
     splits = tuple(SPLIT_DIRS)
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, keep_other=False, size=None):
         super().__init__(data_dir)
-        self._lut = lut_from_pairs((value, value - 1) for value in range(1, len(ADE20K_CLASSES) + 1))
+        if not isinstance(keep_other, bool):
+            raise DataError(f"ade20k: keep_other must be true or false, got {keep_other!r}")
+        self.keep_other = keep_other
+        self.resize_to = resize_option("ade20k", size)
+        if keep_other:
+            self.class_names = ("other",) + ADE20K_CLASSES
+            self.colors = tuple(tuple(int(v) for v in c) for c in voc_palette(len(self.class_names)))
+        shift = 0 if keep_other else 1
+        self._lut = lut_from_pairs((value, value - shift) for value in range(shift, len(ADE20K_CLASSES) + 1))
 
     def _root(self):
         if self.data_dir is None:
@@ -68,6 +80,3 @@ class ADE20K(Dataset):
 
     def read_label(self, path):
         return apply_lut(read_index_png(path), self._lut)
-
-    def label_lut(self):
-        return self._lut

@@ -10,7 +10,7 @@ labels, so every `val_every`-th training image (sorted by name) is held out.
 import glob
 import os
 
-from fcn_graph.data.base import IGNORE_LABEL, DataError, Dataset
+from fcn_graph.data.base import IGNORE_LABEL, DataError, Dataset, resize_option
 from fcn_graph.data.labels import read_color_png
 from fcn_graph.data.registry import register_dataset
 
@@ -19,16 +19,18 @@ COLOR_IDS = {(255, 0, 0): 0, (255, 0, 255): 1, (0, 0, 0): IGNORE_LABEL}
 
 @register_dataset("kitti")
 class KittiRoad(Dataset):
-    """Options: val_every=5 (hold out images 0, 5, 10, ... of the sorted list)."""
+    """Options: val_every=5 (hold out images 0, 5, 10, ... of the sorted list);
+    size=WIDTHxHEIGHT (e.g. 576x160) or None (native, about 1242x375, varying)."""
     class_names = ("background", "road")
     colors = ((255, 0, 0), (255, 0, 255))
     splits = ("train", "val")
 
-    def __init__(self, data_dir, val_every=5):
+    def __init__(self, data_dir, val_every=5, size=None):
         super().__init__(data_dir)
         if int(val_every) < 2:
             raise DataError(f"kitti: val_every must be >= 2, got {val_every!r}")
         self.val_every = int(val_every)
+        self.resize_to = resize_option("kitti", size)
 
     def _training_dir(self):
         if self.data_dir is None:

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from fcn_graph.convention import REFERENCE_BGR_MEAN
 from fcn_graph.data.base import IGNORE_LABEL, DataError
-from fcn_graph.data.decode import check_label_range, decode_image
+from fcn_graph.data.decode import checked_label, python_image, python_label
+from fcn_graph.data.labels import read_image_rgb
 from fcn_graph.data.tfrecord import record_examples
 
 REFERENCE_RGB_MEAN = tuple(reversed(REFERENCE_BGR_MEAN))
@@ -51,8 +52,13 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
                  skip=0, crop_size=None, tfrecord_pattern=None, num_parallel_calls=tf.data.AUTOTUNE,
                  pad_color=REFERENCE_RGB_MEAN, prefetch=2):
     """Batches {'image': float32 [B,H,W,3] RGB 0..255, 'label': int32 [B,H,W] (255 ignore),
-    'name': string [B]} from `source.examples(split)`, or from TFRecords written by
-    `fcn_graph.data.tfrecord` when `tfrecord_pattern` is given.
+    'name': string [B], 'path': string [B]} from `source.examples(split)`, or from TFRecord
+    files matching `tfrecord_pattern` (see `fcn_graph.data.tfrecord` for the schemas read).
+
+    'path' is each example's image file, or 'RECORD_FILE#N' for the N-th record of a
+    TFRecord file. A file that cannot be decoded stops the pipeline with an
+    InvalidArgumentError naming it; `fcn_graph.data.decode.data_error_in` recovers the
+    DataError from it.
 
     crop_size: (height, width); examples are padded (image with `pad_color`,
     label with the ignore label) and cropped to it: at random when augmenting,
@@ -74,12 +80,13 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
             examples = _existing_examples(source, split)
             decoded = _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls)
         else:
-            decoded = record_examples(tfrecord_pattern, shuffle, seed, repeat, skip, num_parallel_calls)
+            decoded = record_examples(tfrecord_pattern, source.num_classes, shuffle, seed, repeat, skip,
+                                      num_parallel_calls)
 
-        def prepare(position, image, label, name):
+        def prepare(position, image, label, name, path):
             image, label = _prepare(image, label, source.resize_to, augmentation, crop_size,
                                     pad_color, seed, position)
-            return {"image": image, "label": label, "name": name}
+            return {"image": image, "label": label, "name": name, "path": path}
 
         batches = decoded.map(prepare, num_parallel_calls=num_parallel_calls)
         batches = batches.batch(batch_size, drop_remainder=repeat)
@@ -115,49 +122,17 @@ def example_order(num_examples, shuffle, seed, repeat, skip):
     return epochs.flat_map(epoch_order).skip(skip - first_epoch * num_examples)
 
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def is_8bit_grayscale_png(contents):
-    """From the IHDR header: bytes 24 and 25 of a PNG are its bit depth and colour type (0 = grayscale)."""
-    header = tf.strings.join([tf.strings.substr(contents, 0, 26), tf.constant(b"\0" * 26)])
-    return tf.logical_and(tf.equal(tf.strings.substr(header, 0, 8), PNG_SIGNATURE),
-                          tf.equal(tf.strings.substr(header, 24, 2), b"\x08\x00"))
-
-
 def _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls):
     image_paths = tf.constant([e[0] for e in examples])
     label_paths = tf.constant([e[1] for e in examples])
     names = tf.constant([e[2] for e in examples])
-    lut = source.label_lut()
-
-    def read_label_in_python(path):
-        label = tf.numpy_function(lambda p: source.read_label(p.decode()), [path], tf.uint8, stateful=False)
-        return tf.ensure_shape(label, [None, None])
-
-    def read_label(path):
-        if lut is None:
-            return read_label_in_python(path)
-        contents = tf.io.read_file(path)
-        # TF decodes a palette PNG to colours and scales 16-bit values down, losing the
-        # stored class values; only 8-bit grayscale PNGs take the TF path.
-        return tf.cond(is_8bit_grayscale_png(contents),
-                       lambda: tf.gather(tf.constant(lut), tf.cast(tf.io.decode_png(contents, channels=1)[:, :, 0],
-                                                                   tf.int32)),
-                       lambda: read_label_in_python(path))
 
     def decode(position, index):
         image_path, label_path = image_paths[index], label_paths[index]
-        image = decode_image(tf.io.read_file(image_path))
-        label = read_label(label_path)
-        same_size = tf.debugging.Assert(
-            tf.reduce_all(tf.equal(tf.shape(image)[:2], tf.shape(label))),
-            ["image and label differ in size; run `fcn-graph data check`:", image_path, label_path,
-             tf.shape(image), tf.shape(label)])
-        in_range = check_label_range(label, source.num_classes, label_path)
-        with tf.control_dependencies([same_size, in_range]):
-            label = tf.identity(label)
-        return position, image, label, names[index]
+        image = python_image(lambda path: read_image_rgb(path.decode()), image_path)
+        label = python_label(lambda path: source.read_label(path.decode()), label_path)
+        label = checked_label(image, label, source.num_classes, image_path, label_path)
+        return position, image, label, names[index], image_path
 
     order = example_order(len(examples), shuffle, seed, repeat, skip)
     return order.map(decode, num_parallel_calls=num_parallel_calls)

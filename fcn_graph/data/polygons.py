@@ -9,8 +9,9 @@ are drawn over earlier ones.
 
 Formats read:
 - LabelMe JSON (`shapes` with `label`, `points`, shape_type polygon or rectangle);
-- PASCAL VOC-style XML (`object/name` with `polygon/pt/x,y` or `polygon/x1,y1,...`;
-  objects with only `bndbox` use its 1-based inclusive corners);
+- PASCAL VOC-style XML (`object/name` with one or more `polygon`s, each of
+  `pt/x,y` or `x1,y1,...`; objects with only `bndbox` use its 1-based
+  inclusive corners);
 - COCO JSON (`segmentation` polygons or uncompressed RLE; COCO coordinates
   put pixel centres at +0.5, which is removed on reading).
 """
@@ -81,21 +82,26 @@ def read_voc_xml(path):
     shapes = []
     for obj in root.iter("object"):
         name = obj.findtext("name", "").strip()
-        polygon = obj.find("polygon")
-        if polygon is not None:
-            points = [(float(pt.findtext("x")), float(pt.findtext("y"))) for pt in polygon.findall("pt")]
-            index = 1
-            while polygon.find(f"x{index}") is not None:
-                points.append((float(polygon.findtext(f"x{index}")), float(polygon.findtext(f"y{index}"))))
-                index += 1
+        polygons = obj.findall("polygon")
+        if polygons:
+            # An object split into several parts (a tree behind a pole) holds one polygon each.
+            shapes.extend((name, _xml_polygon_points(polygon)) for polygon in polygons)
         elif obj.find("bndbox") is not None:
             box = {k: float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")}
             # 1-based inclusive pixel indices -> a rectangle around those pixel centres.
-            points = _rectangle(box["xmin"] - 1.5, box["ymin"] - 1.5, box["xmax"] - 0.5, box["ymax"] - 0.5)
-        else:
-            continue
-        shapes.append((name, points))
+            shapes.append((name, _rectangle(box["xmin"] - 1.5, box["ymin"] - 1.5,
+                                            box["xmax"] - 0.5, box["ymax"] - 0.5)))
     return height, width, shapes
+
+
+def _xml_polygon_points(polygon):
+    """Points of a `<polygon>`: `<pt><x/><y/></pt>` children, or numbered `<x1/><y1/><x2/>...`."""
+    points = [(float(pt.findtext("x")), float(pt.findtext("y"))) for pt in polygon.findall("pt")]
+    index = 1
+    while polygon.find(f"x{index}") is not None:
+        points.append((float(polygon.findtext(f"x{index}")), float(polygon.findtext(f"y{index}"))))
+        index += 1
+    return points
 
 
 def read_coco(path):
@@ -148,10 +154,28 @@ def rasterize(shapes, height, width, class_map, background=0, source="annotation
     return mask
 
 
+# Class maps known by name. "labelbox8" is a street-scene labelling of 8 classes
+# whose published description numbers them two ways: a list 1 road, 2 sidewalk,
+# 3 landscaping, 4 tree, 5 sky, 6 concrete (bridge, barrier, median), 7 building,
+# 8 background, and the script that actually wrote the masks: background 0 (the
+# canvas left unpainted), tree 1, landscaping 2, road 3, sidewalk 4, building 5,
+# sky 6, concrete 7. The script's numbering is the one followed here: masks made
+# that way hold it, uncovered pixels are background 0 (the --background default),
+# and it fills the train ids 0..7 with no gap, where the list's 1..8 would leave
+# class 0 empty.
+BUILTIN_CLASS_MAPS = {
+    "labelbox8": ("background", "tree", "landscaping", "road", "sidewalk", "building", "sky", "concrete"),
+}
+
+
 def read_class_map(path):
-    """{name: index} from JSON ({"cat": 8} or ["background", "cat"]) or text (one name per line)."""
+    """{name: index} from a built-in map's name (BUILTIN_CLASS_MAPS), JSON ({"cat": 8} or
+    ["background", "cat"]) or text (one name per line)."""
+    if path in BUILTIN_CLASS_MAPS:
+        return {name: i for i, name in enumerate(BUILTIN_CLASS_MAPS[path])}
     if not os.path.isfile(path):
-        raise DataError(f"class map not found: {path}; write one name per line (line number = class index)")
+        raise DataError(f"class map not found: {path}; write one name per line (line number = class index) "
+                        f"or name a built-in map ({', '.join(sorted(BUILTIN_CLASS_MAPS))})")
     with open(path) as f:
         text = f.read()
     if path.endswith(".json"):

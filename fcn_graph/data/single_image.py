@@ -9,7 +9,7 @@ the point is to overfit it. `size` (height, width) resizes it.
 """
 import os
 
-from fcn_graph.data.base import Dataset, DataError
+from fcn_graph.data.base import Dataset, DataError, resize_option
 from fcn_graph.data.labels import read_index_png
 from fcn_graph.data.registry import register_dataset
 from fcn_graph.data.voc import VOC_CLASSES, VOC_COLORS
@@ -37,7 +37,7 @@ class SingleImage(Dataset):
         if photo not in PHOTOS:
             raise DataError(f"single_image has no photo {photo!r}; choose one of {sorted(PHOTOS)}")
         self.photo = photo
-        self.resize_to = None if size is None else (int(size[0]), int(size[1]))
+        self.resize_to = resize_option("single_image", size)
 
     @property
     def fixed_size(self):

@@ -8,8 +8,9 @@ buildings and cars, and lighting, colour casts and sensor noise vary per
 image, so a single pixel's colour is not enough to classify it.
 
 Scenes are written as PNGs (palette labels) under the data directory, by
-default ~/.cache/fcn-graph/synthetic/HxW-seedS, and only missing files are
-drawn, so the dataset flows through the same file pipeline as real ones.
+default ~/.cache/fcn-graph/synthetic/HxW-seedS, when the source is created
+(only missing files are drawn), so the dataset flows through the same file
+pipeline as real ones; listing a split touches no file.
 """
 import os
 
@@ -200,6 +201,7 @@ class Synthetic(Dataset):
             data_dir = os.path.join(os.path.expanduser("~/.cache/fcn-graph/synthetic"),
                                     f"{self.size[0]}x{self.size[1]}-seed{self.seed}")
         super().__init__(data_dir)
+        self.ensure_generated()
 
     @property
     def fixed_size(self):
@@ -207,15 +209,24 @@ class Synthetic(Dataset):
 
     def examples(self, split):
         self.check_split(split)
-        found = []
-        for index in range(self.counts[split]):
-            name = f"{split}_{index:06d}"
-            image = os.path.join(self.data_dir, split, "images", name + ".png")
-            label = os.path.join(self.data_dir, split, "labels", name + ".png")
-            if not (os.path.isfile(image) and os.path.isfile(label)):
-                self._materialise(split, index, image, label)
-            found.append((image, label, name))
-        return found
+        return [self._paths(split, index) for index in range(self.counts[split])]
+
+    def _paths(self, split, index):
+        name = f"{split}_{index:06d}"
+        return (os.path.join(self.data_dir, split, "images", name + ".png"),
+                os.path.join(self.data_dir, split, "labels", name + ".png"), name)
+
+    def ensure_generated(self):
+        """Draw and write every scene of every split whose image or label file is missing.
+
+        The constructor calls it, so a source in hand has its files on disk;
+        call it again after deleting files to restore them.
+        """
+        for split in self.splits:
+            for index in range(self.counts[split]):
+                image, label, _ = self._paths(split, index)
+                if not (os.path.isfile(image) and os.path.isfile(label)):
+                    self._materialise(split, index, image, label)
 
     def draw(self, split, index):
         """The scene `index` of `split` as (image, label) arrays, without touching the disk."""
