@@ -93,13 +93,14 @@ def released_model_spec(path, weights, model):
 
 
 def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
-                     max_images=None, dataset_options=None):
+                     max_images=None, dataset_options=None, weight_options=None):
     """Scores of a released FCN model file (e.g. a Caffe .caffemodel) without a run directory.
 
     The network is built in the reference (caffe) geometry with the file's
-    own input convention, and every layer, heads included, comes from the file.
+    own input convention (or the one `weight_options` of `load_weights`
+    give), and every layer, heads included, comes from the file.
     """
-    weights = load_weights(path)
+    weights = load_weights(path, **(weight_options or {}))
     spec = released_model_spec(path, weights, model)
     source = get_dataset(dataset, data_dir, **(dataset_options or {}))
     if source.num_classes != spec.num_classes:

@@ -16,13 +16,11 @@ from typing import Callable, Mapping, Optional, Tuple
 from fcn_graph import fcn
 from fcn_graph.convention import REFERENCE_CONVENTION, InputConvention
 from fcn_graph.errors import SettingsError
-from fcn_graph.nets import IMAGENET_RGB_MEAN, simple_fcn, unet
+from fcn_graph.nets import IMAGENET_CONVENTION, UNIT_RANGE_CONVENTION, simple_fcn, unet
 from fcn_graph.vgg import GEOMETRIES, REPEATS
 
 # Builder options that ModelSpec carries as fields (the rest go in `options`).
 FCN_FIELDS = ("backbone", "geometry", "width", "learn_upsampling", "dropout_rate")
-# Nets trained from scratch standardise their input with ImageNet statistics.
-IMAGENET_CONVENTION = InputConvention("RGB", IMAGENET_RGB_MEAN)
 
 
 @dataclass(frozen=True)
@@ -31,17 +29,26 @@ class Network:
     builder: Callable        # builder(images, num_classes, is_training=..., **options)
     fields: Tuple[str, ...]  # ModelSpec fields the builder takes
     fixed: Mapping = field(default_factory=dict)   # options this name fixes
-    # The input convention the net always uses; None: its VGG weights decide.
-    convention: Optional[InputConvention] = None
+    # The input convention the net applies itself, given its options; None: its VGG
+    # weights decide.
+    convention: Optional[Callable[[Mapping], InputConvention]] = None
+
+
+def imagenet(options):
+    del options  # one normalisation, whatever the options
+    return IMAGENET_CONVENTION
+
+
+def unet_convention(options):
+    return UNIT_RANGE_CONVENTION if options.get("style") == "tf_example" else IMAGENET_CONVENTION
 
 
 NETWORKS = {
     **{variant: Network(functools.partial(fcn.build_fcn, variant=variant), FCN_FIELDS)
        for variant in fcn.VARIANTS},
-    "simple_fcn": Network(simple_fcn.build, ("width",), {"skips": False}, IMAGENET_CONVENTION),
-    "simple_fcn_skips": Network(simple_fcn.build, ("width",), {"skips": True},
-                                IMAGENET_CONVENTION),
-    "unet": Network(unet.build, ("width", "dropout_rate"), {}, IMAGENET_CONVENTION),
+    "simple_fcn": Network(simple_fcn.build, ("width",), {"skips": False}, imagenet),
+    "simple_fcn_skips": Network(simple_fcn.build, ("width",), {"skips": True}, imagenet),
+    "unet": Network(unet.build, ("width", "dropout_rate"), {}, unet_convention),
 }
 
 
@@ -55,14 +62,19 @@ def has_vgg_backbone(name):
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a network is; `build(spec, images)` makes its graph."""
+    """What a network is; `build(spec, images)` makes its graph.
+
+    `dropout_rate` and `learn_upsampling` left at None take the network's
+    own setting (e.g. 0.5 after fc6 and fc7; the tutorial heads' learnable
+    deconvolutions).
+    """
     name: str
     num_classes: int
     backbone: str = "vgg16"
     geometry: str = "caffe"
     width: float = 1.0
-    dropout_rate: float = 0.5
-    learn_upsampling: bool = False
+    dropout_rate: Optional[float] = None
+    learn_upsampling: Optional[bool] = None
     convention: InputConvention = REFERENCE_CONVENTION
     # Further builder options of the chosen network (e.g. a tutorial's upsampling).
     options: Mapping = field(default_factory=dict)
@@ -80,12 +92,13 @@ class ModelSpec:
                                 f"{list(GEOMETRIES)}")
         if not self.width > 0:
             raise SettingsError(f"width must be positive, got {self.width!r}")
-        if not 0 <= self.dropout_rate < 1:
+        if self.dropout_rate is not None and not 0 <= self.dropout_rate < 1:
             raise SettingsError(f"dropout_rate must lie in [0, 1), got {self.dropout_rate!r}")
-        fixed = NETWORKS[self.name].convention
-        if fixed is not None and self.convention != fixed:
-            # Nets without a VGG backbone standardise their input one way only.
-            object.__setattr__(self, "convention", fixed)
+        own = NETWORKS[self.name].convention
+        if own is not None:
+            # A net without a VGG backbone normalises its input its own way; the spec
+            # records that way, whatever it was given.
+            object.__setattr__(self, "convention", own(self.options))
 
     def for_inference(self):
         """The same network without dropout: at inference the graph holds no conditional."""
@@ -93,14 +106,14 @@ class ModelSpec:
 
     def builder_options(self):
         network = NETWORKS[self.name]
-        options = {name: getattr(self, name) for name in network.fields}
+        options = {name: getattr(self, name) for name in network.fields
+                   if getattr(self, name) is not None}
         return {**options, **network.fixed, **self.options}
 
     def to_dict(self):
         return {"name": self.name, "num_classes": int(self.num_classes),
                 "backbone": self.backbone, "geometry": self.geometry, "width": float(self.width),
-                "dropout_rate": float(self.dropout_rate),
-                "learn_upsampling": bool(self.learn_upsampling),
+                "dropout_rate": self.dropout_rate, "learn_upsampling": self.learn_upsampling,
                 "channel_order": self.convention.channel_order,
                 "mean": [float(m) for m in self.convention.mean],
                 "options": dict(self.options)}

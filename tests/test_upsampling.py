@@ -1,13 +1,20 @@
-"""The bilinear kernel and its transposed convolution against scikit-image."""
+"""The bilinear kernel and its transposed convolution against scikit-image.
+
+The comparisons go through `fcn_graph.testing`, the checks anyone can run on
+their own kernels: here they prove ours.
+"""
 import numpy as np
 import pytest
 import tensorflow as tf
-from skimage.transform import rescale
 
 from fcn_graph import bilinear_kernel, upsample_bilinear
+from fcn_graph.testing import (assert_bilinear_kernel, assert_upsampler, check_upsampler,
+                               reference_upsample)
+from fcn_graph.testing.reference import border_band, border_mask
 from fcn_graph.upsampling import bilinear_initializer, bilinear_filter_2d
 
 FACTORS = [2, 3, 4, 5, 6, 7, 8, 9, 16, 32]
+ODD_AND_EVEN_SIZES = ((7, 5), (6, 4), (9, 11))
 
 
 def run(tensor_fn):
@@ -15,13 +22,9 @@ def run(tensor_fn):
         return sess.run(tensor_fn())
 
 
-def upsample_np(image, factor):
-    return run(lambda: upsample_bilinear(image[None].astype(np.float32), factor))[0]
-
-
-def skimage_bilinear(image, factor, mode="constant"):
-    return rescale(image, factor, order=1, mode=mode, cval=0, anti_aliasing=False, clip=False,
-                   channel_axis=-1)
+def upsample_in_graph(images, factor):
+    """(N, H, W, C) numpy -> numpy, through a graph and a session as the networks use it."""
+    return run(lambda: upsample_bilinear(images, factor))
 
 
 def test_kernel_size_4_matches_reference():
@@ -42,12 +45,12 @@ def test_kernel_size_and_diagonal_only(factor):
     kernel = bilinear_kernel(factor, channels)
     k = 2 * factor - factor % 2
     assert kernel.shape == (k, k, channels, channels)
-    for i in range(channels):
-        for j in range(channels):
-            if i == j:
-                np.testing.assert_array_equal(kernel[:, :, i, j], bilinear_filter_2d(k))
-            else:
-                assert not kernel[:, :, i, j].any()
+    diagonal = kernel[:, :, range(channels), range(channels)]
+    expected = np.repeat(bilinear_filter_2d(k)[..., None], channels, axis=-1)
+    np.testing.assert_array_equal(diagonal, expected)
+    # As a transposed convolution it is scikit-image's rescale, and no class feeds another.
+    check = assert_bilinear_kernel(kernel, factor).at(factor)
+    assert check.kernel.off_diagonal == 0 and check.max_diff <= 1e-5
 
 
 @pytest.mark.parametrize("size", [3, 6, 7, 10])
@@ -71,30 +74,24 @@ def test_in_graph_initializer_equals_numpy_kernel():
     np.testing.assert_array_equal(value, bilinear_kernel(8, 5))
 
 
-@pytest.mark.parametrize("factor", FACTORS)
-def test_equals_skimage_rescale_everywhere_including_borders(factor):
-    rng = np.random.RandomState(factor)
-    image = rng.rand(7, 5, 3).astype(np.float32)  # odd sizes on purpose
-    ours = upsample_np(image, factor)
-    theirs = skimage_bilinear(image.astype(np.float64), factor)
-    assert ours.shape == theirs.shape == (7 * factor, 5 * factor, 3)
-    np.testing.assert_allclose(ours, theirs, atol=1e-5, rtol=0)
+def test_equals_skimage_rescale_everywhere_including_borders():
+    report = assert_upsampler(upsample_in_graph, factors=[1] + FACTORS, sizes=ODD_AND_EVEN_SIZES)
+    for check in report.checks:
+        f = check.factor
+        assert check.output_sizes == tuple((h * f, w * f) for h, w in ODD_AND_EVEN_SIZES)
+        assert check.max_diff <= 1e-5
 
 
 @pytest.mark.parametrize("factor", [2, 3, 4, 5, 8])
 def test_edge_mode_differs_only_in_the_outer_band(factor):
-    rng = np.random.RandomState(100 + factor)
-    image = rng.rand(9, 11, 2).astype(np.float32) + 1.0  # keep away from 0 so zero padding shows
-    ours = upsample_np(image, factor)
-    edge = skimage_bilinear(image.astype(np.float64), factor, mode="edge")
-    band = factor // 2
-    inner = (slice(band, -band), slice(band, -band))
-    np.testing.assert_allclose(ours[inner], edge[inner], atol=1e-5, rtol=0)
-    # Zero padding darkens every pixel of the outer band, never the inside.
-    diff = np.abs(ours - edge).max(axis=-1)
-    outer = np.ones(diff.shape, bool)
-    outer[inner] = False
-    assert (diff[outer] > 1e-3).all()
+    check = check_upsampler(upsample_in_graph, factors=[factor], sizes=[(9, 11)],
+                            mode="edge").at(factor)
+    assert check.interior_diff <= 1e-5 and check.cause_names == ("border-mode",)
+    # Zero padding darkens every pixel of the outer floor(f / 2) band, never the inside.
+    image = np.random.RandomState(100 + factor).rand(1, 9, 11, 2).astype(np.float32) + 1.0
+    diff = np.abs(upsample_in_graph(image, factor) - reference_upsample(image, factor, "edge"))
+    outer = border_mask(9 * factor, 11 * factor, border_band(factor))
+    assert (diff.max(axis=(0, 3))[outer] > 1e-3).all()
 
 
 def test_non_square_batch_and_static_shape():
@@ -104,6 +101,4 @@ def test_non_square_batch_and_static_shape():
         assert y.shape.as_list() == [2, 12, 16, 6]
         value = np.random.rand(2, 3, 4, 6).astype(np.float32)
         out = sess.run(y, {x: value})
-    for b in range(2):
-        np.testing.assert_allclose(out[b], skimage_bilinear(value[b].astype(np.float64), 4),
-                                   atol=1e-5)
+    np.testing.assert_allclose(out, reference_upsample(value, 4), atol=1e-5, rtol=0)

@@ -6,6 +6,7 @@ from fcn_graph.data import parse_options
 from fcn_graph.errors import OutputExistsError, UsageError
 from fcn_graph.evaluation import evaluate_run, evaluate_weights
 from fcn_graph.fcn import VARIANTS
+from fcn_graph.commands.weights import add_weight_source_arguments, weight_source_options
 from fcn_graph.scoring import format_table, json_ready
 
 
@@ -20,6 +21,7 @@ def register(subparsers):
                                            "caffemodel), evaluated without a run directory")
     parser.add_argument("--model", choices=sorted(VARIANTS),
                         help="FCN variant of the --weights file")
+    add_weight_source_arguments(parser)
     parser.add_argument("--dataset", help="dataset name (default: the run's; required with "
                                           "--weights)")
     parser.add_argument("--data-dir", help="dataset root (default: the run's)")
@@ -44,7 +46,8 @@ def run(args):
         if not args.model or not args.dataset:
             raise UsageError("eval --weights needs --model (the file's FCN variant) and "
                              "--dataset")
-        result = evaluate_weights(args.weights, args.model, args.dataset, **common)
+        result = evaluate_weights(args.weights, args.model, args.dataset,
+                                  weight_options=weight_source_options(args), **common)
     else:
         result = evaluate_run(args.checkpoint, dataset=args.dataset, **common)
     print(f"{result['dataset']} {result['split']}: {result['num_images']} images")

@@ -1,24 +1,12 @@
 """`fcn-graph weights inspect|convert|verify`: look into, convert and check weight files."""
-import argparse
 import os
 
 from fcn_graph.errors import OutputExistsError
+from fcn_graph.training.config import parse_rgb_mean
 from fcn_graph.weights import WeightsError, detect_format, load_weights
 from fcn_graph.weights.canonical import save_npz
 from fcn_graph.weights.load import check_exists
 from fcn_graph.weights.manifest import find_entry, load_manifest, verify
-
-
-def rgb_mean(text):
-    """`--mean R,G,B` -> (R, G, B) floats."""
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"{text!r}: give three comma-separated numbers, "
-                                         f"R,G,B (e.g. 123.68,116.779,103.939)")
-    return values
 
 
 def add_weight_source_arguments(parser):
@@ -26,7 +14,7 @@ def add_weight_source_arguments(parser):
     parser.add_argument("--channel-order", type=str.upper, choices=("RGB", "BGR"),
                         help="channel order the weights were trained on; required for files "
                              "that do not record it (SavedModels, non-slim checkpoints)")
-    parser.add_argument("--mean", type=rgb_mean, metavar="R,G,B",
+    parser.add_argument("--mean", type=parse_rgb_mean, metavar="R,G,B",
                         help="mean pixel subtracted in training, given as R,G,B whatever the "
                              "channel order; required with --channel-order for such files")
     parser.add_argument("--matconvnet-swap-hw", action="store_true",
@@ -34,10 +22,15 @@ def add_weight_source_arguments(parser):
                              "(wrong for the published .mat files; for reproducing them)")
 
 
+def weight_source_options(args):
+    """The `load_weights` keywords that the flags of `add_weight_source_arguments` set."""
+    return {"channel_order": args.channel_order, "mean": args.mean,
+            "matconvnet_swap_hw": args.matconvnet_swap_hw}
+
+
 def load_weight_source(path, args, arch=None):
     """`load_weights` with the options of `add_weight_source_arguments`."""
-    return load_weights(path, arch=arch, channel_order=args.channel_order, mean=args.mean,
-                        matconvnet_swap_hw=args.matconvnet_swap_hw)
+    return load_weights(path, arch=arch, **weight_source_options(args))
 
 
 def inspect(args):

@@ -15,9 +15,9 @@ Adding a source takes one module in this package: subclass `Dataset`
 (fcn_graph/data/base.py), set `class_names` and `colors`, implement
 `splits`, `examples(split)` and `read_label(path)` (raise `DataError`
 naming the file on bad input), and decorate the class with
-`@register_dataset("name")`. Modules here are discovered on the first
-`get_dataset`, so nothing else needs editing; `fcn-graph data list` then
-shows it and `fcn-graph data check --dataset name` validates a copy.
+`@register_dataset("name")`, and import the module below; `fcn-graph
+data list` then shows it and `fcn-graph data check --dataset name`
+validates a copy.
 """
 from fcn_graph.data.base import IGNORE_LABEL, DataError, Dataset
 from fcn_graph.data.colors import colorize, overlay, save_label_png, voc_palette
@@ -25,6 +25,8 @@ from fcn_graph.data.decode import data_error_in
 from fcn_graph.data.labels import read_image_rgb
 from fcn_graph.data.pipeline import make_dataset
 from fcn_graph.data.registry import available_datasets, get_dataset, parse_options, register_dataset
+# The built-in sources, registered by importing them.
+from fcn_graph.data import ade20k, cityscapes, folder, kitti, single_image, synthetic, voc  # noqa: E402,F401,I001
 
 
 __all__ = [

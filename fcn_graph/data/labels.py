@@ -19,6 +19,7 @@ import threading
 
 import numpy as np
 from PIL import Image
+from scipy.io import loadmat
 
 from fcn_graph.data.base import IGNORE_LABEL, DataError
 
@@ -151,7 +152,6 @@ def read_color_png(path, color_ids):
 
 def read_sbd_mat(path):
     """SBD class labels: MATLAB struct `GTcls`, field `Segmentation` (0 = background, 1..20)."""
-    from scipy.io import loadmat
     if not os.path.isfile(path):
         raise DataError(f"label missing: {path}; restore the SBD file or remove the example from the split")
     try:

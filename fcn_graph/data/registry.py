@@ -1,46 +1,31 @@
 """Dataset sources by name.
 
-Sources register themselves with `@register_dataset("name")`; every module
-of `fcn_graph.data` is imported on the first lookup, so a source is added by
-writing one module there.
+Sources register themselves with `@register_dataset("name")` when their
+module is imported; `fcn_graph.data` imports every built-in source module,
+so the registry is complete once the package is.
 """
-import importlib
-import pkgutil
-
 from fcn_graph.data.base import DataError
 
 _SOURCES = {}
-_discovered = False
 
 
 def register_dataset(name):
     """Class decorator: make a Dataset subclass available as `get_dataset(name)`."""
     def decorate(cls):
         if name in _SOURCES and _SOURCES[name] is not cls:
-            raise ValueError(f"dataset name {name!r} is registered twice")
+            raise DataError(f"dataset name {name!r} is registered twice")
         cls.name = name
         _SOURCES[name] = cls
         return cls
     return decorate
 
 
-def _discover():
-    global _discovered
-    if not _discovered:
-        import fcn_graph.data as package
-        for info in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{package.__name__}.{info.name}")
-        _discovered = True
-
-
 def available_datasets():
-    _discover()
     return sorted(_SOURCES)
 
 
 def dataset_class(name):
     """The registered class of `name` (class-level facts such as class names, without data)."""
-    _discover()
     if name not in _SOURCES:
         raise DataError(f"unknown dataset {name!r}; available: {', '.join(sorted(_SOURCES))}")
     return _SOURCES[name]

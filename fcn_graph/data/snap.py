@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 from scipy import ndimage
+from skimage.segmentation import random_walker
 
 
 def boundary_band(mask, margin):
@@ -30,7 +31,6 @@ def snap_to_edges(image, mask, margin=10, beta=200):
     `image` is HxWx3 uint8, `mask` HxW integer labels; `beta` weighs colour
     differences (larger: boundaries cling harder to edges).
     """
-    from skimage.segmentation import random_walker
     image = np.asarray(image)
     mask = np.asarray(mask)
     if image.shape[:2] != mask.shape:

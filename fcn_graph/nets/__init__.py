@@ -10,18 +10,15 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from fcn_graph.convention import apply_input_convention
+from fcn_graph.convention import InputConvention, apply_input_convention
 
 # ImageNet RGB statistics (0..255): images are centred and scaled per channel
 # so that networks trained from scratch see unit-variance inputs.
 IMAGENET_RGB_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_RGB_STD = (58.395, 57.12, 57.375)
-
-
-@dataclass(frozen=True)
-class InputConvention:
-    channel_order: str = "RGB"
-    mean: tuple = IMAGENET_RGB_MEAN
+IMAGENET_CONVENTION = InputConvention("RGB", IMAGENET_RGB_MEAN)
+# The TensorFlow U-Net example only scales to 0..1: RGB, nothing subtracted.
+UNIT_RANGE_CONVENTION = InputConvention("RGB", (0.0, 0.0, 0.0))
 
 
 @dataclass
@@ -35,13 +32,13 @@ class Net:
 
 def normalize(images):
     """RGB 0..255 -> per-channel standardised; records the convention like the FCN graphs do."""
-    centred = apply_input_convention(images, InputConvention())
+    centred = apply_input_convention(images, IMAGENET_CONVENTION)
     return tf.divide(centred, tf.constant(IMAGENET_RGB_STD, tf.float32), name="normalized")
 
 
 def scale_to_unit_range(images):
     """RGB 0..255 -> 0..1, uncentred, as the TensorFlow U-Net example feeds its network."""
-    unshifted = apply_input_convention(images, InputConvention(mean=(0.0, 0.0, 0.0)))
+    unshifted = apply_input_convention(images, UNIT_RANGE_CONVENTION)
     return tf.divide(unshifted, 255.0, name="normalized")
 
 

@@ -107,6 +107,18 @@ def parse_crop_size(text):
     raise argparse.ArgumentTypeError(f"crop size {text!r} is N or WIDTHxHEIGHT, e.g. 96 or 384x160")
 
 
+def parse_rgb_mean(text):
+    """'R,G,B' -> (R, G, B) floats."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: give three comma-separated numbers, "
+                                         f"R,G,B (e.g. 123.68,116.779,103.939)")
+    return values
+
+
 def parse_all_or_int(text):
     return None if text.lower() in ("none", "0", "all") else int(text)
 
@@ -140,11 +152,12 @@ class TrainConfig:
     width: float = setting("model", "backbone channel scale",
                            derived=f"1.0 with --weights, else {SCRATCH_WIDTH}",
                            check=POSITIVE, parse=float, fixed_on_resume=True)
-    learn_upsampling: bool = setting("model", "train the bilinear deconvolutions (fixed in the "
-                                              "reference)", False, parse=bool,
-                                     fixed_on_resume=True)
-    dropout_rate: float = setting("model", "dropout after fc6 and fc7", 0.5, check=DROPOUT,
-                                  parse=float, fixed_on_resume=True)
+    learn_upsampling: Optional[bool] = setting(
+        "model", "train the bilinear deconvolutions", parse=bool, fixed_on_resume=True,
+        derived="the network's: fixed in the reference heads, learned in the tutorials'")
+    dropout_rate: Optional[float] = setting(
+        "model", "dropout rate", derived="the network's: 0.5 after fc6 and fc7",
+        check=DROPOUT, parse=float, fixed_on_resume=True)
     net_options: dict = setting("model", "further options of the chosen network's builder "
                                          "(the tutorials' variants)", {}, fixed_on_resume=True)
     # ---- data: on what
@@ -173,6 +186,17 @@ class TrainConfig:
     # ---- solver: from where and how
     weights: Optional[str] = setting("solver", "pretrained backbone file (caffemodel, npy, mat, "
                                                "npz, h5, TF ckpt)", None, parse=str)
+    weights_channel_order: Optional[str] = setting(
+        "solver", "channel order the --weights were trained on; required for files that do "
+                  "not record it (SavedModels, non-slim checkpoints)", None,
+        check=choice_of(("RGB", "BGR")), parse=str.upper, flag="channel-order")
+    weights_mean: Optional[tuple] = setting(
+        "solver", "mean pixel the --weights were trained with, as R,G,B whatever the channel "
+                  "order; required with --channel-order for such files", None,
+        parse=parse_rgb_mean, flag="mean", metavar="R,G,B")
+    matconvnet_swap_hw: bool = setting(
+        "solver", "transpose MatConvNet kernels (1, 0, 2, 3) as some ports do (wrong for the "
+                  "published .mat files; reproduces those ports)", False, parse=bool)
     init_from: Optional[str] = setting("solver", "previous-stage run directory or checkpoint "
                                                  "(e.g. FCN-32s for FCN-16s)", None, parse=str)
     optimizer: str = setting("solver", "adam or sgd; see above", "adam",
@@ -287,8 +311,9 @@ def as_settings(values):
     # None is no choice for a setting that is otherwise derived: leave it to the derivation.
     settings = {k: v for k, v in values.items() if k in FIELDS and v is not UNSET
                 and not (v is None and FIELDS[k].metadata["derived"])}
-    if isinstance(settings.get("crop_size"), list):
-        settings["crop_size"] = tuple(settings["crop_size"])
+    for name in ("crop_size", "weights_mean"):
+        if isinstance(settings.get(name), list):
+            settings[name] = tuple(settings[name])
     return settings
 
 

@@ -17,7 +17,7 @@ import time
 import tensorflow as tf
 
 from fcn_graph.convention import InputConvention
-from fcn_graph.data import get_dataset, make_dataset
+from fcn_graph.data import data_error_in, get_dataset, make_dataset
 from fcn_graph.errors import CheckpointError, SettingsError
 from fcn_graph.layers import create_random_stream
 from fcn_graph.models import ModelSpec, build, has_vgg_backbone
@@ -201,7 +201,10 @@ def prepare(overrides, base=None):
     if config.weights and not has_vgg_backbone(config.model):
         raise SettingsError(f"--model {config.model} has no VGG backbone to load pretrained "
                             f"weights into; drop --weights or choose an FCN variant")
-    weights = load_weights(config.weights, arch=config.backbone) if config.weights else None
+    weights = load_weights(config.weights, arch=config.backbone,
+                           channel_order=config.weights_channel_order, mean=config.weights_mean,
+                           matconvnet_swap_hw=config.matconvnet_swap_hw) \
+        if config.weights else None
     convention = InputConvention(weights.channel_order, tuple(weights.mean)) \
         if weights is not None else InputConvention()
     return Run(config, source, model_spec(config, convention), weights, latest, directory)
@@ -254,6 +257,9 @@ def run_training(run, stream, on_evaluation):
                 except tf.errors.InvalidArgumentError as err:
                     if is_label_range_error(err):
                         raise labels_out_of_range(err, config) from err
+                    bad_input = data_error_in(err)
+                    if bad_input is not None:
+                        raise bad_input from err
                     raise
                 step += 1
                 check_loss(loss, step, config, last_checkpoint)

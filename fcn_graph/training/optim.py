@@ -75,12 +75,16 @@ def build_update(data_loss, config, global_step, random_stream):
         if not grads_and_vars:
             raise ValueError("the model has no trainable variable that the loss depends on")
         grads_and_vars = scale_bias_gradients(grads_and_vars, config.bias_lr_mult)
+        # Batch-norm moving averages of the training towers, built before this
+        # (validation, built after, keeps its statistics fixed): updated by every batch.
+        statistics = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
         if config.accumulate == 1:
-            apply_op = optimizer.apply_gradients(grads_and_vars, global_step)
+            apply_op = tf.group(optimizer.apply_gradients(grads_and_vars, global_step),
+                                *statistics)
             return Update(total_loss, lr, None, advancing(apply_op, random_stream),
                           grads_and_vars)
         accumulate_op, averaged, sums = accumulators(grads_and_vars, config.accumulate)
-        accumulate_op = advancing(accumulate_op, random_stream)
+        accumulate_op = advancing(tf.group(accumulate_op, *statistics), random_stream)
         apply_op = optimizer.apply_gradients(averaged, global_step)
         # Zeroing ops built outside this block could run before the update
         # has read the sums; here they wait for it.
