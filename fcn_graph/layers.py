@@ -14,8 +14,6 @@ from fcn_graph.upsampling import bilinear_initializer, kernel_size
 
 # Weights that receive weight decay; biases and fixed deconvolutions never do.
 DECAY_COLLECTION = "fcn_graph_weight_decay"
-# The counter dropout masks are drawn from, when the graph has one.
-RANDOM_STREAM_COLLECTION = "fcn_graph_random_stream"
 
 v1 = tf.compat.v1
 
@@ -130,7 +128,7 @@ def max_pool(x, name):
 
 
 def create_random_stream():
-    """A saved int64 counter that every later dropout draws its masks from.
+    """A saved int64 counter for dropout to draw its masks from (see `dropout`).
 
     TensorFlow's stateful generators restart with each session, so a run
     resumed from a checkpoint would draw the masks of its first steps again.
@@ -138,26 +136,24 @@ def create_random_stream():
     once per training batch and saved with the weights, are the same whether
     or not the run was interrupted.
     """
-    counter = v1.get_variable("random_stream", [], tf.int64, initializer=v1.zeros_initializer(),
-                              trainable=False)
-    v1.add_to_collection(RANDOM_STREAM_COLLECTION, counter)
-    return counter
+    return v1.get_variable("random_stream", [], tf.int64, initializer=v1.zeros_initializer(),
+                           trainable=False)
 
 
-def dropout(x, rate, is_training, name):
+def dropout(x, rate, is_training, name, random_stream=None):
     """Element-wise dropout active only when the boolean tensor `is_training` is true.
 
-    Masks come from the graph's random stream when one was created (see
-    `create_random_stream`), else from TensorFlow's stateful generator.
+    Masks come from `random_stream` (a `create_random_stream` counter, which
+    whoever runs the training advances once per batch) when one is given,
+    else from TensorFlow's stateful generator.
     """
     with tf.name_scope(name) as scope:
         if not rate:
             return tf.identity(x)
-        stream = v1.get_collection(RANDOM_STREAM_COLLECTION)
-        if stream:
+        if random_stream is not None:
             graph_seed = v1.get_default_graph().seed or 0
             layer_seed = zlib.crc32(scope.encode()) ^ graph_seed
-            seed = tf.stack([tf.constant(layer_seed, tf.int64), stream[0].read_value()])
+            seed = tf.stack([tf.constant(layer_seed, tf.int64), random_stream.read_value()])
 
             def drop():
                 return tf.nn.experimental.stateless_dropout(x, rate=rate, seed=seed)

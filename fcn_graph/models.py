@@ -32,6 +32,7 @@ class Network:
     # The input convention the net applies itself, given its options; None: its VGG
     # weights decide.
     convention: Optional[Callable[[Mapping], InputConvention]] = None
+    has_dropout: bool = True  # takes a `random_stream` for its dropout masks
 
 
 def imagenet(options):
@@ -46,8 +47,10 @@ def unet_convention(options):
 NETWORKS = {
     **{variant: Network(functools.partial(fcn.build_fcn, variant=variant), FCN_FIELDS)
        for variant in fcn.VARIANTS},
-    "simple_fcn": Network(simple_fcn.build, ("width",), {"skips": False}, imagenet),
-    "simple_fcn_skips": Network(simple_fcn.build, ("width",), {"skips": True}, imagenet),
+    "simple_fcn": Network(simple_fcn.build, ("width",), {"skips": False}, imagenet,
+                          has_dropout=False),
+    "simple_fcn_skips": Network(simple_fcn.build, ("width",), {"skips": True}, imagenet,
+                                has_dropout=False),
     "unet": Network(unet.build, ("width", "dropout_rate"), {}, unet_convention),
 }
 
@@ -130,13 +133,17 @@ class ModelSpec:
         return cls(convention=convention, **record)
 
 
-def build(spec, images, is_training=None, scope=None):
+def build(spec, images, is_training=None, scope=None, random_stream=None):
     """Build `spec` on RGB 0..255 NHWC `images`; returns an object with `logits` and `end_points`.
 
     `is_training` is a boolean tensor (default: a placeholder that is False
-    unless fed), which switches dropout and batch statistics on.
+    unless fed), which switches dropout and batch statistics on;
+    `random_stream` (`layers.create_random_stream`) draws the dropout masks
+    from a saved counter, so a resumed run continues them.
     """
     network = NETWORKS[spec.name]
     extra = {"weights": spec.convention} if network.convention is None else {}
+    if network.has_dropout:
+        extra["random_stream"] = random_stream
     return network.builder(images, int(spec.num_classes), is_training=is_training, scope=scope,
                            **extra, **spec.builder_options())

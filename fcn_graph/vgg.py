@@ -19,7 +19,7 @@ GEOMETRIES = ("caffe", "same")
 
 
 def build_vgg(images, arch="vgg16", geometry="caffe", is_training=None, weights=None,
-              width=1.0, dropout_rate=0.5):
+              width=1.0, dropout_rate=0.5, random_stream=None):
     """Build the backbone on RGB 0..255 NHWC `images`; return (fc7, end_points).
 
     `geometry='caffe'` is the reference (conv1_1 pad 100, fc6 VALID);
@@ -47,7 +47,7 @@ def build_vgg(images, arch="vgg16", geometry="caffe", is_training=None, weights=
     fc6_padding = "VALID" if geometry == "caffe" else "SAME"
     net = end_points["fc6"] = layers.conv(net, "fc6", scaled(FC_CHANNELS, width), FC6_SIZE,
                                           padding=fc6_padding)
-    net = layers.dropout(net, dropout_rate, is_training, "drop6")
+    net = layers.dropout(net, dropout_rate, is_training, "drop6", random_stream)
     net = end_points["fc7"] = layers.conv(net, "fc7", scaled(FC_CHANNELS, width), 1)
-    net = layers.dropout(net, dropout_rate, is_training, "drop7")
+    net = layers.dropout(net, dropout_rate, is_training, "drop7", random_stream)
     return net, end_points

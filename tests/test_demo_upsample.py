@@ -4,7 +4,9 @@ import pytest
 from PIL import Image
 
 from fcn_graph.cli import main
-from fcn_graph.demo.upsample import read_rgb, skimage_upsample, upsample_photo
+from fcn_graph.demo.upsample import upsample_photo
+from fcn_graph.errors import DataError, UsageError
+from fcn_graph.testing import reference_upsample
 
 
 def write_photo(path, size=(11, 7), mode="RGB"):
@@ -22,13 +24,15 @@ def test_upsampled_photo_matches_skimage_everywhere(tmp_path, factor):
     assert difference < 1e-3
     written = np.asarray(Image.open(out))
     assert written.shape == (7 * factor, 11 * factor, 3)
-    expected = np.clip(np.round(skimage_upsample(pixels.astype(np.float32), factor)), 0, 255)
+    expected = np.clip(np.round(reference_upsample(pixels[None].astype(np.float32), factor)[0]),
+                       0, 255)
     assert np.abs(written.astype(int) - expected.astype(int)).max() <= 1
 
 
-def test_grey_photos_become_rgb(tmp_path):
+def test_grey_photos_are_upsampled_as_rgb(tmp_path):
     write_photo(tmp_path / "grey.png", mode="L")
-    assert read_rgb(str(tmp_path / "grey.png")).shape == (7, 11, 3)
+    upsample_photo(str(tmp_path / "grey.png"), 2, str(tmp_path / "big.png"))
+    assert np.asarray(Image.open(tmp_path / "big.png")).shape == (14, 22, 3)
 
 
 def test_command_prints_the_difference(tmp_path, capsys):
@@ -42,11 +46,11 @@ def test_command_prints_the_difference(tmp_path, capsys):
 
 
 def test_bad_inputs_are_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="missing.png"):
+    with pytest.raises(DataError, match="missing.png"):
         upsample_photo(str(tmp_path / "missing.png"), 2, str(tmp_path / "o.png"))
     (tmp_path / "notes.png").write_text("not an image")
-    with pytest.raises(ValueError, match="notes.png"):
+    with pytest.raises(DataError, match="notes.png"):
         upsample_photo(str(tmp_path / "notes.png"), 2, str(tmp_path / "o.png"))
     write_photo(tmp_path / "photo.png")
-    with pytest.raises(ValueError, match="FACTOR"):
+    with pytest.raises(UsageError, match="FACTOR"):
         upsample_photo(str(tmp_path / "photo.png"), 0, str(tmp_path / "o.png"))

@@ -256,11 +256,18 @@ def test_assert_twins_raise_with_the_report_and_return_it_on_success():
     assert assert_bilinear_kernel(right_kernel(3, 2), 3).passed
 
 
-def test_framework_tensors_are_accepted():
+def test_tensorflow_tensors_are_accepted():
+    tf = pytest.importorskip("tensorflow")
+    assert check_upsampler(lambda x, f: tf.constant(correct_upsampler(x, f)), factors=[2]).passed
+    assert check_bilinear_kernel(tf.constant(right_kernel(2, 3)), 2).passed
+
+
+def test_torch_tensors_are_accepted():
     torch = pytest.importorskip("torch")
-    report = check_upsampler(lambda x, f: torch.from_numpy(correct_upsampler(x, f)),
-                             factors=[2])
-    assert report.passed
+    # requires_grad: the check must detach before reading the values
+    upsampled = check_upsampler(
+        lambda x, f: torch.from_numpy(correct_upsampler(x, f)).requires_grad_(), factors=[2])
+    assert upsampled.passed
     assert check_bilinear_kernel(torch.from_numpy(right_kernel(2, 3)), 2).passed
 
 

@@ -120,7 +120,7 @@ def test_accumulators_are_zeroed_only_after_the_update_read_them():
 def test_the_random_stream_advances_once_per_batch(accumulate):
     with tf.Graph().as_default(), v1.Session() as sess:
         update, _, _, step, _ = linear_problem(sgd(weight_decay=0.0, accumulate=accumulate))
-        stream = v1.get_collection("fcn_graph_random_stream")[0]
+        stream = next(v for v in v1.global_variables() if v.op.name == "random_stream")
         sess.run([v1.global_variables_initializer(), v1.local_variables_initializer()])
         for _ in range(accumulate):
             if update.accumulate_op is not None:

@@ -47,7 +47,7 @@ STYLES = {
 
 
 def build(images, num_classes, is_training=None, depth=None, base_channels=None, width=1.0,
-          dropout_rate=None, scope=None, style="paper"):
+          dropout_rate=None, scope=None, style="paper", random_stream=None):
     """Build on RGB 0..255 NHWC `images`; any size (padded to a multiple of 2**depth).
 
     Level l (0 = full resolution) has base_channels * 2**l channels, the
@@ -56,6 +56,7 @@ def build(images, num_classes, is_training=None, depth=None, base_channels=None,
     the paper puts it, and only while `is_training` is true; so does batch
     normalisation with the batch's statistics (see
     `layers.batch_normalization`: the train op must run UPDATE_OPS).
+    `random_stream` makes the dropout masks resumable (see `layers.dropout`).
     """
     if style not in STYLES:
         raise SettingsError(f"unknown U-Net style {style!r}; choose one of {sorted(STYLES)}")
@@ -87,7 +88,7 @@ def build(images, num_classes, is_training=None, depth=None, base_channels=None,
             skips.append(net)
             net = end_points[f"pool{level}"] = layers.max_pool(net, f"pool{level}")
         net = double_conv(net, "bottom", scaled(base_channels * 2 ** depth, width))
-        net = layers.dropout(net, dropout_rate, is_training, "bottom_dropout")
+        net = layers.dropout(net, dropout_rate, is_training, "bottom_dropout", random_stream)
         for level in range(depth - 1, -1, -1):
             channels = scaled(base_channels * 2 ** level, width)
             name = f"upconv{level}"

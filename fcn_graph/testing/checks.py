@@ -133,7 +133,11 @@ def largest(values, none_if_any_none=False):
 
 
 def combine(factor, sizes, cases, kernel=None, kernel_causes=(), kernel_passed=True):
-    """One FactorCheck from the cases of every size; an output cause must fit every failure."""
+    """One FactorCheck from the cases of every size.
+
+    A cause found in the kernel explains its outputs too; an output cause
+    must fit every failing size.
+    """
     failing = [case for case in cases if not case.passed]
     output_causes = ()
     if failing:
@@ -146,7 +150,7 @@ def combine(factor, sizes, cases, kernel=None, kernel_causes=(), kernel_passed=T
         border_diff=largest([c.border_diff for c in cases]),
         interior_diff=largest([c.interior_diff for c in cases]),
         passed=kernel_passed and not failing,
-        causes=tuple(kernel_causes) + output_causes,
+        causes=tuple(kernel_causes) or output_causes,
         kernel=kernel)
 
 
