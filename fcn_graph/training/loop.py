@@ -105,7 +105,8 @@ def build_training_graph(run, start_step):
                                tfrecord_pattern=config.tfrecords)
         batch = v1.data.make_one_shot_iterator(batches).get_next()
         random_stream = create_random_stream()
-        data_loss = build_tower_loss(config, batch, source, spec, tower_devices(config.towers))
+        data_loss = build_tower_loss(config, batch, source, spec, tower_devices(config.towers),
+                                     random_stream)
         update = build_update(data_loss, config, global_step, random_stream)
 
         def shared_network(images):

@@ -60,7 +60,7 @@ def tower_names(index):
     return tf.name_scope(f"tower_{index}") if index else contextlib.nullcontext()
 
 
-def build_tower_loss(config, batch, source, spec, devices):
+def build_tower_loss(config, batch, source, spec, devices, random_stream=None):
     """The batch's data loss, computed by one tower per device."""
     count = len(devices)
     if config.batch_size % count:
@@ -72,7 +72,8 @@ def build_tower_loss(config, batch, source, spec, devices):
     for index in range(count):
         with placement(devices, index), tower_names(index), \
                 v1.variable_scope(v1.get_variable_scope(), reuse=index > 0):
-            net = build(spec, images[index], is_training=tf.constant(True))
+            net = build(spec, images[index], is_training=tf.constant(True),
+                        random_stream=random_stream)
             losses.append(pixelwise_softmax_loss(net.logits, labels[index], source.ignore_label,
                                                  normalize=config.loss_normalize))
     if count == 1:
