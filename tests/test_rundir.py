@@ -2,13 +2,18 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from fcn_graph.convention import REFERENCE_BGR_MEAN, InputConvention
 from fcn_graph.errors import CheckpointError
+from fcn_graph.evaluation import evaluate_run
+from fcn_graph.export import export_run
+from fcn_graph.inference import predict
 from fcn_graph.models import ModelSpec
 from fcn_graph.rundir import (CONFIG_FILE, RunRecord, find_run_dir, load_record,
                               resolve_checkpoint, write_record)
+from fcn_graph.training import train
 
 # What `fcn-graph train` wrote before records carried a version.
 V1_RECORD = {
@@ -35,7 +40,8 @@ def test_a_record_round_trips(tmp_path):
 def test_a_record_of_the_old_flat_layout_still_loads(tmp_path):
     (tmp_path / CONFIG_FILE).write_text(json.dumps(V1_RECORD))
     record = load_record(str(tmp_path))
-    assert record.model == ModelSpec("fcn8s", 6, geometry="same", width=0.25,
+    assert record.model == ModelSpec("fcn8s", 6, geometry="same", width=0.25, dropout_rate=0.5,
+                                     learn_upsampling=False,
                                      convention=InputConvention("BGR", REFERENCE_BGR_MEAN))
     assert record.settings["seed"] == 12 and "class_names" not in record.settings
     assert record.class_names[2] == "road" and record.colors[0] == (70, 130, 180)
@@ -76,3 +82,44 @@ def test_resolving_a_checkpoint(tiny_run, tmp_path):
         resolve_checkpoint(str(tmp_path))
     with pytest.raises(CheckpointError, match="neither a run directory"):
         resolve_checkpoint(str(tmp_path / "model.ckpt-9"))
+
+
+def as_v1_layout(run_dir):
+    """Rewrite a run's config.json the way runs were recorded before the versioned record."""
+    record = load_record(run_dir)
+    spec = record.model
+    flat = dict(record.settings, model=spec.name, num_classes=spec.num_classes,
+                backbone=spec.backbone, geometry=spec.geometry, width=spec.width,
+                learn_upsampling=bool(spec.learn_upsampling),
+                dropout_rate=0.5 if spec.dropout_rate is None else spec.dropout_rate,
+                class_names=list(record.class_names),
+                colors=[list(c) for c in record.colors], ignore_label=record.ignore_label,
+                channel_order=spec.convention.channel_order, mean=list(spec.convention.mean))
+    flat["model_options"] = {k: flat[k] for k in ("backbone", "geometry", "width",
+                                                  "learn_upsampling", "dropout_rate")}
+    with open(os.path.join(run_dir, CONFIG_FILE), "w") as f:
+        json.dump(flat, f)
+
+
+def test_a_run_recorded_in_the_old_layout_evaluates_infers_exports_and_resumes(tmp_path):
+    run_dir = str(tmp_path / "run")
+    settings = dict(model="fcn16s", geometry="same", width=1 / 16, dataset="synthetic",
+                    data_dir=str(tmp_path / "data"),
+                    dataset_options={"size": (24, 32), "num_train": 2, "num_val": 1},
+                    crop_size=None, batch_size=1, max_steps=1, seed=0, run_dir=run_dir)
+    first = train(settings)
+    first["spec"] = load_record(run_dir).model
+    as_v1_layout(run_dir)
+    assert "version" not in json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
+    scores = evaluate_run(run_dir)
+    assert scores["num_images"] == 1
+    image = np.random.default_rng(0).integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    labels = predict(run_dir, image)[0]
+    assert labels.shape == (24, 32)
+    export_run(run_dir, str(tmp_path / "export"))
+    resumed = train({"resume": True, "run_dir": run_dir, "max_steps": 2})
+    assert resumed["step"] == 2 and resumed["config"].seed == first["config"].seed
+    resumed_spec, first_spec = load_record(run_dir).model, first["spec"]
+    for field in ("name", "num_classes", "geometry", "width", "backbone", "convention"):
+        assert getattr(resumed_spec, field) == getattr(first_spec, field), field
+    assert json.loads((tmp_path / "run" / CONFIG_FILE).read_text())["version"] == 2

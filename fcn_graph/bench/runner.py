@@ -7,9 +7,12 @@ from fcn_graph.bench.flops import TRAINING_FACTOR
 from fcn_graph.bench.measure import PeakMemory, resident_bytes, time_calls
 from fcn_graph.bench.tf_net import TFBench, random_batch, randomised
 from fcn_graph.bench.torch_net import TorchFCN
+from fcn_graph.errors import SettingsError
 from fcn_graph.fcn import VARIANTS
 
 XLA_MODES = ("auto", "on", "off")
+# The PyTorch rendering has the reference heads, which fuse class scores.
+BENCH_VARIANTS = sorted(name for name, variant in VARIANTS.items() if variant.fusion == "scores")
 MIB = 2.0 ** 20
 
 
@@ -27,13 +30,14 @@ class BenchOptions:
     torch: bool = False
 
     def check(self):
-        if self.model not in VARIANTS:
-            raise ValueError(f"the benchmark covers the FCN variants {sorted(VARIANTS)}, "
-                             f"not {self.model!r}")
+        if self.model not in BENCH_VARIANTS:
+            raise SettingsError(f"the benchmark covers the reference FCN variants "
+                                f"{sorted(BENCH_VARIANTS)}, not {self.model!r}")
         if self.xla not in XLA_MODES:
-            raise ValueError(f"xla must be one of {XLA_MODES}, got {self.xla!r}")
+            raise SettingsError(f"--xla must be one of {XLA_MODES}, got {self.xla!r}")
         if self.size < 1 or self.batch < 1 or self.steps < 1 or self.warmup < 0:
-            raise ValueError("size, batch and steps must be positive and warmup non-negative")
+            raise SettingsError("--size, --batch and --steps must be positive and --warmup "
+                                "zero or more")
 
 
 def gflops_per_s(flops, seconds):

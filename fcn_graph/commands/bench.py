@@ -2,7 +2,12 @@
 import json
 
 from fcn_graph.bench import BenchOptions, format_report, run_benchmark
-from fcn_graph.fcn import VARIANTS
+from fcn_graph.bench.runner import BENCH_VARIANTS
+from fcn_graph.training.config import NON_NEGATIVE, POSITIVE, at_least, checked_argument
+
+
+def count(flag):
+    return checked_argument(int, at_least(1), flag)
 
 
 def register(subparsers):
@@ -10,14 +15,18 @@ def register(subparsers):
         "bench", help="time an FCN in TensorFlow (and PyTorch eager with --torch)",
         description="Random weights and inputs in the reference geometry; prints medians after "
                     "warm-up, GFLOP/s from analytically counted FLOPs and peak memory.")
-    parser.add_argument("--model", default="fcn8s", choices=sorted(VARIANTS))
+    parser.add_argument("--model", default="fcn8s", choices=BENCH_VARIANTS)
     parser.add_argument("--backbone", default="vgg16", choices=("vgg16", "vgg19"))
-    parser.add_argument("--size", type=int, default=500, help="square input side (default 500)")
-    parser.add_argument("--batch", type=int, default=1)
-    parser.add_argument("--classes", type=int, default=21)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps (median reported)")
-    parser.add_argument("--warmup", type=int, default=2, help="untimed steps before timing")
-    parser.add_argument("--width", type=float, default=1.0, help="backbone channel scale")
+    parser.add_argument("--size", type=count("--size"), default=500,
+                        help="square input side (default 500)")
+    parser.add_argument("--batch", type=count("--batch"), default=1)
+    parser.add_argument("--classes", type=count("--classes"), default=21)
+    parser.add_argument("--steps", type=count("--steps"), default=5,
+                        help="timed steps (median reported)")
+    parser.add_argument("--warmup", type=checked_argument(int, NON_NEGATIVE, "--warmup"),
+                        default=2, help="untimed steps before timing")
+    parser.add_argument("--width", type=checked_argument(float, POSITIVE, "--width"),
+                        default=1.0, help="backbone channel scale")
     parser.add_argument("--xla", default="auto", choices=("auto", "on", "off"),
                         help="training step compiled with XLA: auto times both and keeps the "
                              "faster")

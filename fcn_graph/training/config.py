@@ -71,9 +71,9 @@ class Check:
     must_be: str
     options: tuple = ()  # the allowed values, when they can be listed
 
-    def __call__(self, name, value):
+    def __call__(self, flag, value):
         if value is not None and not self.holds(value):
-            raise SettingsError(f"--{flag_name(name)} must be {self.must_be}, got {value!r}")
+            raise SettingsError(f"{flag} must be {self.must_be}, got {value!r}")
 
 
 def at_least(minimum):
@@ -286,19 +286,24 @@ def flag_name(name):
 def argument_type(name):
     """An argparse type for setting `name`: its parser, then its check, so a bad number is a
     usage error at parse time."""
-    parse = FIELDS[name].metadata["parse"]
+    metadata = FIELDS[name].metadata
+    return checked_argument(metadata["parse"], metadata["check"], f"--{flag_name(name)}")
 
+
+def checked_argument(parse, check, flag):
+    """An argparse type: `parse` the text, then `check` the value (None: no check)."""
     def convert(text):
         try:
             value = parse(text)
         except ValueError as err:
             raise argparse.ArgumentTypeError(f"{text!r} is not a valid value ({err})") from err
         try:
-            checked(name, value)
+            if check is not None:
+                check(flag, value)
         except SettingsError as err:
             raise argparse.ArgumentTypeError(str(err)) from err
         return value
-    convert.__name__ = name
+    convert.__name__ = flag.lstrip("-")
     return convert
 
 
@@ -393,7 +398,7 @@ def default_copy(value):
 def checked(name, value):
     check = FIELDS[name].metadata["check"]
     if check is not None:
-        check(name, value)
+        check(f"--{flag_name(name)}", value)
 
 
 def check_combination(config, source):
