@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A user's modules; the kernels and upsamplers themselves are test_testing's, written
 # independently of fcn_graph (tests/ is on sys.path, see conftest.py).
 KERNELS = """
-from test_testing import factor_parity_kernel, right_kernel
+from planted_kernels import factor_parity_kernel, right_kernel
 
 
 def bilinear(factor, channels):
@@ -44,7 +44,7 @@ def non_square(factor, channels):
 """
 
 UPSAMPLERS = """
-from test_testing import correct_upsampler, legacy_upsampler as legacy
+from planted_kernels import correct_upsampler, legacy_upsampler as legacy
 
 
 def drops_batch(images, factor):

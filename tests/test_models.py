@@ -29,7 +29,7 @@ def test_a_spec_round_trips_through_json():
 
 def test_the_graph_records_the_spec_s_input_convention():
     spec = ModelSpec("fcn32s", 3, width=1 / 16, convention=InputConvention("RGB", (1, 2, 3)))
-    with tf.Graph().as_default() as graph:
+    with tf.Graph().as_default():
         build(spec, v1.placeholder(tf.float32, [1, 32, 32, 3]))
         with v1.Session() as sess:
             order, mean = sess.run(["preprocess/channel_order:0", "preprocess/mean:0"])

@@ -12,6 +12,7 @@ from fcn_graph.weights import caffe_proto
 from fcn_graph.weights.canonical import save_npz
 from fcn_graph.weights.slim import SLIM_RGB_MEAN
 from fcn_graph.weights.synthetic import random_weights
+from caffe_files import V1_ENUM, caffe_blobs, caffe_net, fill_blob, relu_name, vgg_records
 
 WIDTH = 1 / 16
 
@@ -30,10 +31,6 @@ def mat_cell(*values):
     for i, value in enumerate(values):
         cell[0, i] = value
     return cell
-
-
-def relu_name(name):
-    return name.replace("conv", "relu") if name.startswith("conv") else "relu" + name[2:]
 
 
 def matconvnet_layers(weights, layout):
@@ -169,49 +166,6 @@ def test_slim_v1_single_file_checkpoint(tmp_path):
 
 
 # --- Caffe: NetParameter bytes written with protobuf, both layer lists ----------------------
-
-V1_ENUM = {"Convolution": 4, "InnerProduct": 14, "Deconvolution": 39, "ReLU": 18, "Scale": 0}
-
-
-def caffe_blobs(name, kernel, bias, layer_type):
-    """Caffe's blobs for a canonical layer: (out, in, kh, kw), (in, out, kh, kw) or (out, C*H*W)."""
-    if layer_type == "InnerProduct":
-        blob = kernel.transpose(3, 2, 0, 1).reshape(kernel.shape[3], -1)
-    else:
-        blob = kernel.transpose(3, 2, 0, 1)
-    return [blob] + ([] if bias is None else [bias])
-
-
-def fill_blob(message, array, legacy):
-    if legacy:
-        dims = (1,) * (4 - array.ndim) + array.shape
-        message.num, message.channels, message.height, message.width = dims
-    else:
-        message.shape.dim.extend(array.shape)
-    message.data.extend(array.reshape(-1).tolist())
-
-
-def caffe_net(records, legacy):
-    """records: (name, type, [arrays]) -> NetParameter."""
-    net = caffe_proto.NetParameter(name="VGG_ILSVRC_16_layers")
-    for name, layer_type, arrays in records:
-        if legacy:
-            layer = net.layers.add(name=name, type=V1_ENUM[layer_type])
-        else:
-            layer = net.layer.add(name=name, type=layer_type)
-        for array in arrays:
-            fill_blob(layer.blobs.add(), np.asarray(array, np.float32), legacy)
-    return net
-
-
-def vgg_records(weights, fc_type="InnerProduct"):
-    records = []
-    for name, (kernel, bias) in weights.layers.items():
-        layer_type = fc_type if name.startswith("fc") else "Convolution"
-        records.append((name, layer_type, caffe_blobs(name, kernel, bias, layer_type)))
-        records.append((relu_name(name), "ReLU", []))
-    return records
-
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["layer", "layers_v1"])
 def test_caffemodel_round_trip(tmp_path, legacy):
