@@ -59,7 +59,7 @@ class _Canvas:
 def draw_scene(rng, height, width):
     """(uint8 HxWx3 image, uint8 HxW label) of one random street scene."""
     canvas = _Canvas(height, width)
-    y, x = canvas.y, canvas.x
+    y = canvas.y
     horizon = rng.uniform(0.35, 0.6) * height
 
     top, low = rng.uniform([40, 90, 160], [130, 170, 235]), rng.uniform([150, 170, 190], [235, 225, 235])
