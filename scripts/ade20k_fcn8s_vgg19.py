@@ -1,6 +1,8 @@
-"""FCN-8s on a VGG19 backbone for ADE20K's 150 classes.
+"""The VGG19 FCN tutorial on ADE20K: feature-space fusion, 151 classes, 224x224.
 
-Settings, data layout and published numbers: scripts/README.md.
+Alternatives: --head reference, --classes 150; --matconvnet-swap-hw reproduces its bug.
+
+Settings item by item beside the tutorial's, data layout and deviations: scripts/README.md.
 `--smoke` runs the same recipe for a few steps at tiny sizes.
 """
 import sys

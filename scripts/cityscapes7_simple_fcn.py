@@ -1,6 +1,8 @@
-"""The tutorial's small FCN on 7-class Cityscapes at 384x160 (--skips: skip decoder).
+"""The small-FCN tutorial on 7-class Cityscapes at 384x160.
 
-Settings, data layout and published numbers: scripts/README.md.
+Alternatives: --skips (its second model), --upsampling deconv, --initializer he.
+
+Settings item by item beside the tutorial's, data layout and deviations: scripts/README.md.
 `--smoke` runs the same recipe for a few steps at tiny sizes.
 """
 import sys

@@ -1,6 +1,8 @@
-"""VGG16 FCN-8s for road / background on KITTI road.
+"""The VGG16 FCN-8s tutorial on KITTI road at 576x160.
 
-Settings, data layout and published numbers: scripts/README.md.
+Alternative: --head reference; --label-resize bilinear reproduces its bug.
+
+Settings item by item beside the tutorial's, data layout and deviations: scripts/README.md.
 `--smoke` runs the same recipe for a few steps at tiny sizes.
 """
 import sys

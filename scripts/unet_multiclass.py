@@ -1,6 +1,8 @@
-"""A U-Net for multi-class street scenes (folder source or TFRecords).
+"""The multi-class U-Net tutorial: the TensorFlow example's U-Net at 256x256.
 
-Settings, data layout and published numbers: scripts/README.md.
+Alternative: --net paper; --tutorial-miou also prints its per-batch mean IoU.
+
+Settings item by item beside the tutorial's, data layout and deviations: scripts/README.md.
 `--smoke` runs the same recipe for a few steps at tiny sizes.
 """
 import sys

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 import data_fixtures
 from fcn_graph.errors import UsageError
+from fcn_graph.fcn import VARIANTS
 from fcn_graph.recipes import RECIPES, comparison, parser_for, settings_for
 from fcn_graph.rundir import load_record
 from fcn_graph.training import resolve
@@ -42,7 +43,7 @@ def checkpoint_of(run_dir):
 
 def test_every_recipe_has_a_script_and_a_readme_section():
     readme = open(os.path.join(SCRIPTS, "README.md")).read()
-    for name in list(RECIPES) + ["voc_eval_caffe_model"]:
+    for name in list(RECIPES) + ["voc_eval_caffe_model", "single_image_fcn32s"]:
         assert os.path.isfile(os.path.join(SCRIPTS, f"{name}.py"))
         assert any(line.startswith("## ") and f"`{name}`" in line
                    for line in readme.splitlines()), name
@@ -84,8 +85,10 @@ def test_voc_recipes_are_the_published_solver(name, lr, steps):
             c.loss_normalize) == ("sgd", lr, "fixed", 0.99, 5e-4, 2.0, "sum")
     assert (c.batch_size, c.accumulate, c.crop_size, c.augment) == (1, 1, None, False)
     assert (c.max_steps, c.eval_every, c.eval_images) == (steps, 4000, None)
-    assert (c.geometry, c.backbone, c.width, c.learn_upsampling, c.dropout_rate) == (
-        "caffe", "vgg16", 1.0, False, 0.5)
+    assert (c.geometry, c.backbone, c.width) == ("caffe", "vgg16", 1.0)
+    # Left to the network: the reference heads' fixed deconvolutions, dropout 0.5.
+    assert c.learn_upsampling is None and c.dropout_rate is None
+    assert not VARIANTS[c.model].learn_upsampling
     assert c.model == name[len("voc_"):].replace("_", "-")
 
 
@@ -136,15 +139,18 @@ def test_voc_atonce_adam_smoke(tmp_path, monkeypatch, capsys):
     assert load_record(str(tmp_path / "run")).settings["optimizer"] == "adam"
 
 
-@pytest.mark.parametrize("name,writer,extra", [
-    ("cityscapes7_simple_fcn", data_fixtures.write_cityscapes, []),
-    ("cityscapes7_simple_fcn", data_fixtures.write_cityscapes, ["--skips"]),
-    ("kitti_road_fcn8s", data_fixtures.write_kitti, []),
-    ("cityscapes_fcn8s", data_fixtures.write_cityscapes, []),
-    ("ade20k_fcn8s_vgg19", data_fixtures.write_ade20k, []),
-    ("unet_multiclass", data_fixtures.write_folder, ["--dataset", "folder"]),
+@pytest.mark.parametrize("name,writer,extra,model,classes", [
+    ("cityscapes7_simple_fcn", data_fixtures.write_cityscapes, [], "simple_fcn", 7),
+    ("cityscapes7_simple_fcn", data_fixtures.write_cityscapes, ["--skips"], "simple_fcn_skips",
+     7),
+    ("kitti_road_fcn8s", data_fixtures.write_kitti, [], "fcn8s-direct", 2),
+    ("cityscapes_fcn8s", data_fixtures.write_cityscapes, [], "fcn8s-direct", 29),
+    ("ade20k_fcn8s_vgg19", data_fixtures.write_ade20k, [], "fcn8s-features", 151),
+    ("unet_multiclass", data_fixtures.write_folder, [], "unet", 3),
 ])
-def test_dataset_scripts_smoke(name, writer, extra, tmp_path, monkeypatch, capsys):
+def test_dataset_scripts_smoke(name, writer, extra, model, classes, tmp_path, monkeypatch,
+                               capsys):
+    """Each tutorial's script runs its own system by default."""
     root = tmp_path / "data"
     root.mkdir()
     data = writer(str(root))
@@ -159,13 +165,27 @@ def test_dataset_scripts_smoke(name, writer, extra, tmp_path, monkeypatch, capsy
     # Smoke runs validate after each of their two steps: the comparison follows both.
     assert "step 1: ours:" in log and "step 2: ours:" in log
     assert checkpoint_of(str(out))
-    spec = RECIPES[name]
-    expected_model = spec.variants["skips"]["model"] if extra == ["--skips"] else \
-        spec.config["model"]
-    assert record.model.name == expected_model
-    assert record.num_classes == {"cityscapes7_simple_fcn": 7, "kitti_road_fcn8s": 2,
-                                     "cityscapes_fcn8s": 19, "ade20k_fcn8s_vgg19": 150,
-                                     "unet_multiclass": 3}[name]
+    assert record.model.name == model
+    assert record.num_classes == classes
+
+
+def test_single_image_script_smoke_trains_fcn32s_on_the_cat_then_refines(tmp_path, monkeypatch,
+                                                                         capsys):
+    figure = tmp_path / "figure.png"
+    log = run_script("single_image_fcn32s", "--smoke", "--out", figure, "--run-dir",
+                     tmp_path / "runs", monkeypatch=monkeypatch, capsys=capsys)
+    record = load_record(str(tmp_path / "runs" / "fcn32s"))
+    assert record.model.name == "fcn32s" and record.class_names == ("background", "cat")
+    assert record.settings["max_steps"] == 2 and record.settings["loss_normalize"] == "sum"
+    assert "FCN-32s        mean IU" in log and figure.exists()
+    assert not (tmp_path / "runs" / "fcn8s").exists()
+
+
+def test_single_image_script_refuses_the_tutorial_without_weights(tmp_path, monkeypatch,
+                                                                  capsys):
+    err = run_script("single_image_fcn32s", "--out", tmp_path / "figure.png",
+                     monkeypatch=monkeypatch, capsys=capsys, status=2)
+    assert "--weights vgg_16.ckpt" in err and "Traceback" not in err
 
 
 def test_eval_caffe_model_names_a_missing_file(tmp_path, monkeypatch, capsys):
@@ -177,7 +197,7 @@ def test_eval_caffe_model_names_a_missing_file(tmp_path, monkeypatch, capsys):
 
 def test_eval_caffe_model_smoke_scores_a_released_style_caffemodel(tmp_path, monkeypatch, capsys):
     """A 1/16-wide FCN-8s caffemodel with its heads, scored on the VOC/SBD fixture."""
-    from test_weights_formats import caffe_blobs, caffe_net, vgg_records
+    from caffe_files import caffe_blobs, caffe_net, vgg_records
     from fcn_graph import bilinear_kernel
     from fcn_graph.weights.synthetic import random_weights
     classes, width = 21, 1 / 16

@@ -1,6 +1,5 @@
 """The tutorial demo: overfitting the single shipped photo reaches >= 0.95 pixel accuracy."""
-import json
-
+from fcn_graph.rundir import load_record
 from fcn_graph.training import TrainConfig, train
 
 
@@ -22,7 +21,7 @@ def test_train_command_on_single_image_works_out_of_the_box(tmp_path, capsys):
     code = main(["train", "--dataset", "single_image", "--dataset-option", "size=64x64",
                  "--max-steps", "60", "--seed", "0", "--run-dir", str(tmp_path)])
     assert code == 0
-    config = json.load(open(tmp_path / "config.json"))
+    config = load_record(str(tmp_path)).settings
     assert config["crop_size"] is None and config["augment"] is False
     assert config["dropout_rate"] == 0.0 and config["batch_size"] == 1
     printed = capsys.readouterr()

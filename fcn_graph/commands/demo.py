@@ -1,6 +1,13 @@
-"""`fcn-graph demo`: the single-image overfit and bilinear upsampling of a photo."""
+"""`fcn-graph demo`: the single-image overfit and bilinear upsampling of a photo.
+
+`add_overfit_arguments` and `run_overfit` are shared with
+scripts/single_image_fcn32s.py, which runs the same demo.
+"""
+import argparse
+
+from fcn_graph import crf
 from fcn_graph.data.single_image import PHOTOS
-from fcn_graph.demo.overfit import OverfitOptions, overfit
+from fcn_graph.demo.overfit import PRESETS, SMOKE, OverfitOptions, overfit
 from fcn_graph.demo.upsample import upsample_photo
 from fcn_graph.training.config import SCRATCH_WIDTH
 
@@ -14,12 +21,58 @@ def run_upsample(args):
 
 
 def run_overfit(args):
-    options = OverfitOptions(steps=args.steps, width=args.width, lr=args.lr,
+    preset = PRESETS[args.preset]
+    options = OverfitOptions(preset=args.preset, steps=args.steps, width=args.width, lr=args.lr,
                              weights=args.weights, out=args.out, run_dir=args.run_dir,
-                             seed=args.seed, photo=args.photo,
-                             longest_side=args.longest_side or None)
+                             seed=args.seed, photo=args.photo, longest_side=args.longest_side,
+                             crf_options=crf.chosen_options(args, preset.crf),
+                             smoke=args.smoke)
     overfit(options)
     return 0
+
+
+def overfit_main(argv=None):
+    """The overfit demo as scripts/single_image_fcn32s.py runs it: the tutorial by default."""
+    parser = argparse.ArgumentParser(
+        prog="single_image_fcn32s",
+        description="The single-image FCN-32s tutorial: FCN-32s from TF-slim's VGG16 learns "
+                    "the cat against everything else in 10 Adam steps, then a dense CRF "
+                    "refines it (`fcn-graph demo overfit` runs the same).",
+        epilog="Settings, deviations and the figure: scripts/README.md")
+    add_overfit_arguments(parser)
+    return run_overfit(parser.parse_args(argv))
+
+
+def add_overfit_arguments(parser):
+    """The single-image overfit's flags; unset ones take the chosen preset's values."""
+    tutorial, comparison = PRESETS["tutorial"], PRESETS["comparison"]
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default="tutorial",
+        help="tutorial (default): the single-image FCN-32s tutorial, two classes, "
+             f"{tutorial.steps} Adam steps at 1e-4 on the summed loss from --weights, its "
+             f"CRF; comparison: FCN-32s and FCN-8s from scratch, {comparison.steps} steps")
+    parser.add_argument("--photo", choices=sorted(PHOTOS),
+                        help=f"shipped photo (tutorial: {tutorial.photo}, the tutorials' cat; "
+                             f"comparison: {comparison.photo})")
+    parser.add_argument("--longest-side", type=int,
+                        help="resize the photo to this longest side, 0 for its own size "
+                             f"(tutorial: own size; comparison: {comparison.longest_side})")
+    parser.add_argument("--weights", help="pretrained VGG16 file (the tutorial's: TF-slim "
+                                          "vgg_16.ckpt)")
+    parser.add_argument("--steps", type=int, help="training steps per network")
+    parser.add_argument("--width", type=float, default=None,
+                        help=f"backbone width (default 1.0 with --weights, else {SCRATCH_WIDTH})")
+    parser.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+    parser.add_argument("--out", default=OverfitOptions.out,
+                        help="figure path (default %(default)s)")
+    parser.add_argument("--run-dir", default=None,
+                        help="where the training runs go (default: a temporary folder)")
+    parser.add_argument("--seed", type=int, default=OverfitOptions.seed)
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"the same code path at width {SMOKE['width']:g} on a "
+                             f"{SMOKE['longest_side']}-pixel photo for {SMOKE['steps']} steps, "
+                             "without weights")
+    crf.add_arguments(parser)
 
 
 def register(subparsers):
@@ -36,27 +89,11 @@ def register(subparsers):
     upsample.add_argument("out", metavar="OUT.png", help="where to write the upsampled photo")
     upsample.set_defaults(func=run_upsample)
 
-    defaults = OverfitOptions()
     overfit_parser = demos.add_parser(
-        "overfit", help="overfit FCN-32s and FCN-8s on one photo and draw the comparison",
-        description="Train FCN-32s and FCN-8s on a shipped photo until they memorise it, then "
-                    "write a figure: input, ground truth, and each network's prediction with "
-                    "and without dense-CRF refinement, each titled with its IoU.")
-    overfit_parser.add_argument("--photo", default=defaults.photo, choices=sorted(PHOTOS),
-                         help="shipped photo (default %(default)s; chelsea is the tutorials' cat)")
-    overfit_parser.add_argument("--longest-side", type=int, default=defaults.longest_side,
-                         help="resize the photo to this longest side (default %(default)s; "
-                              "0 keeps its own size)")
-    overfit_parser.add_argument("--weights", help="pretrained VGG16 file (from scratch when omitted)")
-    overfit_parser.add_argument("--steps", type=int, default=defaults.steps,
-                         help="training steps per network (default %(default)s)")
-    overfit_parser.add_argument("--width", type=float, default=None,
-                         help="backbone width (default 1.0 with --weights, else "
-                              f"{SCRATCH_WIDTH})")
-    overfit_parser.add_argument("--lr", type=float, default=None,
-                         help="Adam learning rate (default: the trainer's for the start point)")
-    overfit_parser.add_argument("--out", default=defaults.out, help="figure path (default %(default)s)")
-    overfit_parser.add_argument("--run-dir", default=None,
-                         help="where the two training runs go (default: a temporary folder)")
-    overfit_parser.add_argument("--seed", type=int, default=defaults.seed)
+        "overfit", help="overfit an FCN on one photo, refine with a dense CRF, draw the figure",
+        description="Train on a shipped photo until the network memorises it, then write a "
+                    "figure: input, ground truth, and each network's prediction with and "
+                    "without dense-CRF refinement, each titled with its IoU. By default the "
+                    "single-image FCN-32s tutorial (needs --weights vgg_16.ckpt).")
+    add_overfit_arguments(overfit_parser)
     overfit_parser.set_defaults(func=run_overfit)

@@ -11,6 +11,21 @@ import numpy as np
 from fcn_graph.errors import DataError
 
 IGNORE_LABEL = 255
+# How `resize_to` resizes images and labels: option -> {method: what it does}.
+RESIZE_METHODS = {
+    "image_resize": {
+        "antialias": "bilinear with an antialiasing filter when shrinking",
+        "bilinear": "plain bilinear, two by two source pixels per output pixel (OpenCV's and "
+                    "TF1's default)",
+        "nearest": "nearest neighbour (scipy.misc.imresize(interp='nearest'))",
+    },
+    "label_resize": {
+        "nearest": "nearest neighbour: class ids are never blended",
+        "bilinear": "a colour label resized bilinearly and matched exactly against classes "
+                    "1 and up, as a tutorial does: a pixel whose bilinear neighbours differ, "
+                    "or an ignored one, matches none and is class 0",
+    },
+}
 
 
 class Dataset:
@@ -20,9 +35,10 @@ class Dataset:
     and implement `splits`, `examples(split)` and `read_label(path)`.
 
     `resize_to` (height, width) asks the input pipeline to resize every
-    example (images bilinear, labels nearest); `fixed_size` is the size every
-    example has once delivered (None when sizes vary), which allows batches
-    larger than one without cropping.
+    example, images by `image_resize` and labels by `label_resize` (see
+    RESIZE_METHODS; any source takes both as options); `fixed_size` is the
+    size every example has once delivered (None when sizes vary), which
+    allows batches larger than one without cropping.
 
     `training_defaults` holds training settings (TrainConfig fields) this
     source needs unless the user sets them: a single photo to memorise, for
@@ -33,6 +49,8 @@ class Dataset:
     colors = ()
     ignore_label = IGNORE_LABEL
     resize_to = None
+    image_resize = "antialias"
+    label_resize = "nearest"
     training_defaults = {}
 
     def __init__(self, data_dir):
@@ -57,6 +75,14 @@ class Dataset:
     def read_label(self, path):
         """The label file at `path` as uint8 HxW train ids (255 = ignore)."""
         raise NotImplementedError
+
+    def set_resize_methods(self, **methods):
+        """Set `image_resize` and/or `label_resize`, refusing a method not in RESIZE_METHODS."""
+        for option, method in methods.items():
+            if method not in RESIZE_METHODS.get(option, {}):
+                raise DataError(f"{self.name}: {option} must be one of "
+                                f"{', '.join(RESIZE_METHODS.get(option, {}))}, got {method!r}")
+            setattr(self, option, method)
 
     def check_split(self, split):
         if split not in self.splits:

@@ -7,6 +7,7 @@ Layout under the data directory:
 or  images/*, labels/*    and   splits/SPLIT.txt (one image name per line, no extension)
 Labels are index PNGs (grayscale or palette; `ignore_index` means ignore)
 or colour PNGs (RGB) mapped through `colors`, `ignore_color` meaning ignore.
+Option: size=WIDTHxHEIGHT (or one number for a square) resizes every example.
 """
 import glob
 import json
@@ -14,7 +15,7 @@ import os
 
 import numpy as np
 
-from fcn_graph.data.base import IGNORE_LABEL, DataError, Dataset, read_list_file
+from fcn_graph.data.base import IGNORE_LABEL, DataError, Dataset, read_list_file, resize_option
 from fcn_graph.data.colors import parse_color
 from fcn_graph.data.labels import open_image, read_color_png, read_index_png
 from fcn_graph.data.registry import register_dataset
@@ -26,7 +27,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 @register_dataset("folder")
 class Folder(Dataset):
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, size=None):
         if data_dir is None:
             raise DataError("folder: no --data-dir given; point it at a directory with "
                             f"{CONFIG}, images/ and labels/")
@@ -40,6 +41,7 @@ class Folder(Dataset):
         if "ignore_color" in config:
             self._color_ids[parse_color(config["ignore_color"], config_path)] = IGNORE_LABEL
         self._split_files = sorted(glob.glob(os.path.join(self.data_dir, "splits", "*.txt")))
+        self.resize_to = resize_option("folder", size)
 
     @staticmethod
     def _read_config(path):

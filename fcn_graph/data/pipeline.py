@@ -5,11 +5,14 @@ Order first, pixels second: the example order is a list of indices
 `skip` is applied to that list before any file is read, so resuming after
 k examples costs nothing and lands on exactly the example a full run would
 have reached. Augmentation draws from (seed, position in the stream), so a
-resumed run also sees the same flips, scales and crops.
+resumed run also sees the same flips, scales and crops. Every example keeps
+its position, so a consumer that drops unreadable examples (`BadExamples`)
+still knows how far into the stream it is.
 """
 import dataclasses
 import os
 import random
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -18,7 +21,8 @@ from fcn_graph.convention import REFERENCE_BGR_MEAN
 from fcn_graph.data.base import IGNORE_LABEL, DataError
 from fcn_graph.data.decode import checked_label, python_image, python_label
 from fcn_graph.data.labels import read_image_rgb
-from fcn_graph.data.tfrecord import record_examples
+from fcn_graph.data.tfrecord import (UNREAD_IMAGE_SHAPE, UNREAD_LABEL_SHAPE, count_records,
+                                     record_examples)
 
 REFERENCE_RGB_MEAN = tuple(reversed(REFERENCE_BGR_MEAN))
 
@@ -50,15 +54,17 @@ class Augmentation:
 
 def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=None, repeat=True,
                  skip=0, crop_size=None, tfrecord_pattern=None, num_parallel_calls=tf.data.AUTOTUNE,
-                 pad_color=REFERENCE_RGB_MEAN, prefetch=2):
+                 pad_color=REFERENCE_RGB_MEAN, prefetch=2, bad_examples=None):
     """Batches {'image': float32 [B,H,W,3] RGB 0..255, 'label': int32 [B,H,W] (255 ignore),
-    'name': string [B], 'path': string [B]} from `source.examples(split)`, or from TFRecord
-    files matching `tfrecord_pattern` (see `fcn_graph.data.tfrecord` for the schemas read).
+    'name': string [B], 'path': string [B], 'position': int64 [B]} from
+    `source.examples(split)`, or from TFRecord files matching `tfrecord_pattern` (see
+    `fcn_graph.data.tfrecord` for the schemas read).
 
     'path' is each example's image file, or 'RECORD_FILE#N' for the N-th record of a
-    TFRecord file. A file that cannot be decoded stops the pipeline with an
-    InvalidArgumentError naming it; `fcn_graph.data.decode.data_error_in` recovers the
-    DataError from it.
+    TFRecord file; 'position' its place in the stream (`skip` is the first one). A file
+    that cannot be decoded stops the pipeline with an InvalidArgumentError naming it;
+    `fcn_graph.data.decode.data_error_in` recovers the DataError from it. With
+    `bad_examples` (a BadExamples), such examples are dropped instead and noted there.
 
     crop_size: (height, width); examples are padded (image with `pad_color`,
     label with the ignore label) and cropped to it: at random when augmenting,
@@ -75,22 +81,99 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
         raise ValueError(f"skip must be >= 0, got {skip}")
     if seed is None:
         seed = random.SystemRandom().randrange(2 ** 31)
+    reading = bad_examples.reading if bad_examples is not None else _as_is
     with tf.name_scope("input_pipeline"):
         if tfrecord_pattern is None:
             examples = _existing_examples(source, split)
-            decoded = _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls)
+            decoded = _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls,
+                                     reading)
         else:
-            decoded = record_examples(tfrecord_pattern, source.num_classes, shuffle, seed, repeat, skip,
-                                      num_parallel_calls)
+            decoded = record_examples(tfrecord_pattern, shuffle, seed, repeat, skip, num_parallel_calls,
+                                      reading)
+        if bad_examples is not None:
+            per_epoch = len(examples) if tfrecord_pattern is None else count_records(tfrecord_pattern)
+            decoded = decoded.filter(bad_examples.usable(per_epoch))
 
-        def prepare(position, image, label, name, path):
-            image, label = _prepare(image, label, source.resize_to, augmentation, crop_size,
-                                    pad_color, seed, position)
-            return {"image": image, "label": label, "name": name, "path": path}
+        def prepare(position, image, label, name, image_where, label_where):
+            label = checked_label(image, label, source.num_classes, image_where, label_where)
+            image, label = _prepare(image, label, source, augmentation, crop_size, pad_color,
+                                    seed, position)
+            return {"image": image, "label": label, "name": name, "path": image_where,
+                    "position": position}
 
         batches = decoded.map(prepare, num_parallel_calls=num_parallel_calls)
         batches = batches.batch(batch_size, drop_remainder=repeat)
         return batches.prefetch(prefetch)
+
+
+def _as_is(read, empty_shape):
+    return read
+
+
+class BadExamples:
+    """Examples that cannot be read, dropped from the stream instead of stopping it.
+
+    `reading(read, empty_shape)` wraps a reader (a Python function whose last
+    argument names the file): a DataError it raises is noted under that name
+    and an empty array returned. `usable(per_epoch)` is the pipeline's filter:
+    it drops the examples whose image or label came back empty and those whose
+    image and label differ in size, noting why. Dropped examples keep their
+    positions, so the consumer can tell how many it skipped. Any
+    `2 * per_epoch - 1` consecutive examples hold a whole epoch: when that
+    many fail in a row, every example does, and the filter stops the
+    pipeline with a DataError rather than search forever.
+    `drain()` returns (and forgets) the reasons noted since it was last called.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._failed = {}
+        self._dropped = []
+        self._in_a_row = 0
+
+    def reading(self, read, empty_shape):
+        def read_or_note(*args):
+            try:
+                return read(*args)
+            except DataError as err:
+                with self._lock:
+                    self._failed[args[-1]] = str(err)
+                return np.zeros(empty_shape, np.uint8)
+        return read_or_note
+
+    def keep(self, image_shape, label_shape, image_where, label_where, limit):
+        """Whether an example is usable; notes why not. Called in stream order."""
+        with self._lock:
+            if not image_shape.all() or not label_shape.all():
+                where = image_where if not image_shape.all() else label_where
+                reason = self._failed.pop(where, f"{where.decode()}: unreadable")
+            elif tuple(image_shape[:2]) != tuple(label_shape):
+                reason = (f"label {label_where.decode()} is {label_shape[1]}x{label_shape[0]} but "
+                          f"its image {image_where.decode()} is {image_shape[1]}x{image_shape[0]}")
+            else:
+                self._in_a_row = 0
+                return np.bool_(True)
+            self._in_a_row += 1
+            if self._in_a_row >= limit:
+                raise DataError(f"{self._in_a_row} examples in a row failed to read, so every "
+                                f"example does; the last: {reason}")
+            self._dropped.append(reason)
+            return np.bool_(False)
+
+    def usable(self, per_epoch):
+        limit = 2 * per_epoch - 1
+
+        def usable(position, image, label, name, image_where, label_where):
+            keep = tf.numpy_function(
+                lambda *values: self.keep(*values, limit),
+                [tf.shape(image), tf.shape(label), image_where, label_where], tf.bool)
+            return tf.ensure_shape(keep, [])
+        return usable
+
+    def drain(self):
+        with self._lock:
+            dropped, self._dropped = self._dropped, []
+        return dropped
 
 
 def _existing_examples(source, split):
@@ -122,27 +205,32 @@ def example_order(num_examples, shuffle, seed, repeat, skip):
     return epochs.flat_map(epoch_order).skip(skip - first_epoch * num_examples)
 
 
-def _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls):
+def _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls, reading):
+    """(position, image, label, name, image path, label path), the label not yet checked."""
     image_paths = tf.constant([e[0] for e in examples])
     label_paths = tf.constant([e[1] for e in examples])
     names = tf.constant([e[2] for e in examples])
 
     def decode(position, index):
         image_path, label_path = image_paths[index], label_paths[index]
-        image = python_image(lambda path: read_image_rgb(path.decode()), image_path)
-        label = python_label(lambda path: source.read_label(path.decode()), label_path)
-        label = checked_label(image, label, source.num_classes, image_path, label_path)
-        return position, image, label, names[index], image_path
+        image = python_image(reading(lambda path: read_image_rgb(path.decode()), UNREAD_IMAGE_SHAPE),
+                             image_path)
+        label = python_label(reading(lambda path: source.read_label(path.decode()),
+                                         UNREAD_LABEL_SHAPE),
+                             label_path)
+        return position, image, label, names[index], image_path, label_path
 
     order = example_order(len(examples), shuffle, seed, repeat, skip)
     return order.map(decode, num_parallel_calls=num_parallel_calls)
 
 
-def _prepare(image, label, resize_to, augmentation, crop_size, pad_color, seed, position):
+def _prepare(image, label, source, augmentation, crop_size, pad_color, seed, position):
     image = tf.cast(image, tf.float32)
     label = tf.cast(label, tf.int32)
+    resize_to = source.resize_to
     if resize_to is not None:
-        image, label = _resize(image, label, tf.constant(resize_to, tf.int32), antialias=True)
+        image, label = _resize(image, label, tf.constant(resize_to, tf.int32),
+                               source.image_resize, source.label_resize)
     seeds = tf.random.experimental.stateless_split(
         tf.stack([tf.constant(seed, tf.int64), position]), num=4)
     if augmentation is not None:
@@ -154,7 +242,7 @@ def _prepare(image, label, resize_to, augmentation, crop_size, pad_color, seed, 
             low, high = augmentation.scale_range
             scale = tf.random.stateless_uniform([], seed=seeds[1], minval=low, maxval=high)
             size = tf.cast(tf.round(tf.cast(tf.shape(label), tf.float32) * scale), tf.int32)
-            image, label = _resize(image, label, tf.maximum(size, 1), antialias=False)
+            image, label = _resize(image, label, tf.maximum(size, 1))
     if crop_size is not None:
         image, label = _pad_and_crop(image, label, crop_size, pad_color,
                                      seeds[2:] if augmentation is not None else None)
@@ -165,11 +253,43 @@ def _prepare(image, label, resize_to, augmentation, crop_size, pad_color, seed, 
     return image, label
 
 
-def _resize(image, label, size, antialias):
-    """Image bilinear, label nearest neighbour (class ids must never be interpolated)."""
-    image = tf.image.resize(image, size, method="bilinear", antialias=antialias)
-    label = tf.image.resize(label[:, :, None], size, method="nearest")[:, :, 0]
-    return image, label
+def _resize(image, label, size, image_method="bilinear", label_method="nearest"):
+    """Image and label to `size` by methods of `base.RESIZE_METHODS`; class ids are never
+    interpolated (nearest), unless a tutorial's blend-and-match is asked for."""
+    image = tf.image.resize(image, size, method="nearest" if image_method == "nearest" else
+                            "bilinear", antialias=image_method == "antialias")
+    if label_method == "bilinear":
+        return image, _label_blended_then_matched(label, size)
+    return image, tf.image.resize(label[:, :, None], size, method="nearest")[:, :, 0]
+
+
+def _bilinear_neighbours(in_size, out_size):
+    """Per output row (or column): the two source rows a half-pixel-centred bilinear resize
+    blends, the second repeating the first where it gets no weight."""
+    scale = tf.cast(in_size, tf.float32) / tf.cast(out_size, tf.float32)
+    position = (tf.cast(tf.range(out_size), tf.float32) + 0.5) * scale - 0.5
+    position = tf.maximum(position, 0.0)
+    low = tf.minimum(tf.cast(tf.floor(position), tf.int32), in_size - 1)
+    high = tf.minimum(low + 1, in_size - 1)
+    return low, tf.where(position > tf.floor(position), high, low)
+
+
+def _label_blended_then_matched(label, size):
+    """The label a colour label gives when resized bilinearly and then matched exactly against
+    the colours of classes 1 and up, everything unmatched being class 0: a pixel keeps its
+    class where every source pixel blended into it has that class; a blend of different
+    classes, or an ignored pixel, is class 0.
+
+    (Rounding to 8-bit colours would also keep a class whose other neighbours weigh less
+    than 1/510 together; here any weight counts.)
+    """
+    shape = tf.shape(label)
+    rows = _bilinear_neighbours(shape[0], size[0])
+    columns = _bilinear_neighbours(shape[1], size[1])
+    corners = [tf.gather(tf.gather(label, r), c, axis=1) for r in rows for c in columns]
+    kept = [tf.not_equal(corners[0], IGNORE_LABEL)]
+    kept += [tf.equal(corners[0], other) for other in corners[1:]]
+    return tf.where(tf.reduce_all(kept, axis=0), corners[0], tf.zeros_like(corners[0]))
 
 
 def _pad_and_crop(image, label, crop_size, pad_color, seeds):

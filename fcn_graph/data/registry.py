@@ -4,7 +4,7 @@ Sources register themselves with `@register_dataset("name")` when their
 module is imported; `fcn_graph.data` imports every built-in source module,
 so the registry is complete once the package is.
 """
-from fcn_graph.data.base import DataError
+from fcn_graph.data.base import RESIZE_METHODS, DataError
 
 _SOURCES = {}
 
@@ -32,12 +32,16 @@ def dataset_class(name):
 
 
 def get_dataset(name, data_dir=None, **options):
-    """The source registered as `name`, reading `data_dir`, with source-specific options."""
+    """The source registered as `name`, reading `data_dir`, with source-specific options and
+    the resize methods every source takes (`base.RESIZE_METHODS`)."""
     cls = dataset_class(name)
+    methods = {option: options.pop(option) for option in RESIZE_METHODS if option in options}
     try:
-        return cls(data_dir, **options)
+        source = cls(data_dir, **options)
     except TypeError as err:
         raise DataError(f"dataset {name!r} rejected options {sorted(options)}: {err}") from err
+    source.set_resize_methods(**methods)
+    return source
 
 
 def parse_option(text):
