@@ -214,7 +214,7 @@ RECIPES = {r.name: r for r in (
     road_scenes("kitti_road_fcn8s",
                 "the tutorial's VGG16 FCN-8s separating road from background on KITTI road at "
                 "576x160, Adam 1e-4, batches of 20, 500 epochs",
-                "kitti", {"size": (160, 576), "val_every": 10}, 500, KITTI_TRAIN_IMAGES),
+                "kitti", {"size": (160, 576), "val_fraction": 0.1}, 500, KITTI_TRAIN_IMAGES),
     road_scenes("cityscapes_fcn8s",
                 "the tutorial's VGG16 FCN-8s on the 29 colour classes of Cityscapes at 512x256, "
                 "Adam 1e-4, batches of 20, 150 epochs",

@@ -250,3 +250,16 @@ def test_listing_synthetic_scenes_writes_nothing(tmp_path):
     assert source.examples("train")[1][0] == image and not os.path.exists(image)
     source.ensure_generated()
     np.testing.assert_array_equal(np.array(Image.open(image)), original)
+
+
+def test_kitti_holds_out_a_seeded_random_fraction(tmp_path):
+    data = fx.write_kitti(str(tmp_path), count=20)
+    source = get_dataset("kitti", data, val_fraction=0.1, split_seed=3)
+    val, train = source.examples("val"), source.examples("train")
+    assert len(val) == 2 and len(train) == 18
+    assert not {name for *_, name in val} & {name for *_, name in train}
+    again = get_dataset("kitti", data, val_fraction=0.1, split_seed=3).examples("val")
+    assert again == val
+    assert get_dataset("kitti", data, val_every=10).examples("val") != val  # not by position
+    with pytest.raises(DataError, match="val_fraction"):
+        get_dataset("kitti", data, val_fraction=1.5)

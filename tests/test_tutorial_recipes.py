@@ -83,7 +83,7 @@ def test_small_fcn_skip_model_and_reference_flags():
 # ---- 001: the VGG16 FCN-8s on KITTI road and Cityscapes --------------------------------------
 
 @pytest.mark.parametrize("name, dataset, options, steps", [
-    ("kitti_road_fcn8s", "kitti", {"size": (160, 576), "val_every": 10}, 500 * 260 // 20),
+    ("kitti_road_fcn8s", "kitti", {"size": (160, 576), "val_fraction": 0.1}, 500 * 260 // 20),
     ("cityscapes_fcn8s", "cityscapes", {"classes": 29, "size": (256, 512)}, 22313),
 ])
 def test_road_scenes_fcn8s_tutorial_by_default(name, dataset, options, steps):

@@ -124,6 +124,14 @@ def resize_option(name, size):
     return int(size[0]), int(size[1])
 
 
+def fraction_option(source, value):
+    """A `val_fraction` option: None, or a number strictly between 0 and 1."""
+    if value is not None and not (isinstance(value, (int, float)) and 0 < value < 1):
+        raise DataError(f"{source}: val_fraction must lie between 0 and 1 (e.g. 0.1), "
+                        f"got {value!r}")
+    return value
+
+
 def hold_out(examples, fraction, seed):
     """(kept, held out): a seeded random `fraction` of `examples` (rounded, at least one) held out.
 

@@ -9,7 +9,7 @@ Examples are resized to `size` (height, width), 160x384 by default.
 import glob
 import os
 
-from fcn_graph.data.base import DataError, Dataset, hold_out, resize_option
+from fcn_graph.data.base import DataError, Dataset, fraction_option, hold_out, resize_option
 from fcn_graph.data.labels import apply_lut, lut_from_pairs, read_color_png, read_index_png
 from fcn_graph.data.registry import register_dataset
 
@@ -72,10 +72,8 @@ class Cityscapes(Dataset):
         super().__init__(data_dir)
         if classes not in LABEL_SUFFIXES:
             raise DataError(f"cityscapes: classes must be 19, 7 or 29, got {classes!r}")
-        if val_fraction is not None and not (isinstance(val_fraction, (int, float)) and 0 < val_fraction < 1):
-            raise DataError(f"cityscapes: val_fraction must lie between 0 and 1 (e.g. 0.1), got {val_fraction!r}")
         self.classes = classes
-        self.val_fraction = val_fraction
+        self.val_fraction = fraction_option("cityscapes", val_fraction)
         self.split_seed = int(split_seed)
         self.resize_to = resize_option("cityscapes", size)
         if classes == 29:
