@@ -94,7 +94,8 @@ def test_road_scenes_fcn8s_tutorial_by_default(name, dataset, options, steps):
     assert c.max_steps == steps and c.dropout_rate is None  # the network's 0.5
     assert c.dataset == dataset and c.dataset_options == dict(
         options, image_resize="bilinear", label_resize="nearest")
-    assert "val_fraction" not in c.dataset_options  # Cityscapes: the official val split
+    # KITTI: a random tenth held out, as the tutorial does; Cityscapes: the official val split.
+    assert ("val_fraction" in c.dataset_options) == (dataset == "kitti")
     end_points, names, _ = built(c)
     assert {"upscore8/weights", "upscore16/weights", "upscore32/weights"} <= names
     assert end_points["score"].op.type == "AddN" and "fuse_pool4" not in end_points
