@@ -7,7 +7,8 @@ from fcn_graph.commands import train as train_command
 from fcn_graph.data.single_image import SingleImage
 from fcn_graph.errors import SettingsError
 from fcn_graph.training import TrainConfig, resolve
-from fcn_graph.training.config import FIELDS, new_run_identity
+from fcn_graph.training.config import FIELDS, as_settings, new_run_identity
+from fcn_graph.training.loop import prepare
 
 
 def test_adam_recipe_is_the_default():
@@ -125,3 +126,12 @@ def test_numeric_flags_are_checked_at_parse_time(argv, capsys):
         parse(argv)
     assert exit_info.value.code == 2
     assert argv[0].split("=")[0] in capsys.readouterr().err
+
+
+def test_python_train_applies_the_dataset_s_defaults_as_the_command_line_does(tmp_path):
+    """`train(TrainConfig(dataset="single_image"))`: the photo is trained whole, batch 1."""
+    run = prepare(as_settings(TrainConfig(dataset="single_image", run_dir=str(tmp_path))))
+    for name, value in SingleImage.training_defaults.items():
+        assert getattr(run.config, name) == value, name
+    assert run.spec.dropout_rate == 0.0 and run.config.num_classes == 21
+    assert isinstance(run.config.seed, int) and run.resume_from is None
