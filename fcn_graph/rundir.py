@@ -7,10 +7,20 @@
 Training writes the record; evaluation, inference, export and `--resume`
 read it. Records written before the record carried a version (a flat dict
 of settings with the model's options as top-level keys) still load.
+
+A checkpoint is complete when every tensor reads back (`checkpoint_problem`
+says why one does not). `--resume` takes the newest complete one found by
+listing the folder (`newest_complete_checkpoint`), so neither a garbled
+state file nor a save cut short loses the run; evaluation, inference and
+export take the one the state file names and, when it is damaged, stop
+naming the complete ones (`checkpoint_restorer`).
 """
+import contextlib
 import dataclasses
 import json
+import logging
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
@@ -22,7 +32,12 @@ from fcn_graph.models import ModelSpec
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model.ckpt"
+STATE_FILE = "checkpoint"
+CHECKPOINT_FILE = re.compile(rf"^{re.escape(CHECKPOINT_PREFIX)}-(\d+)\.(?:index|data-\d+-of-\d+)$")
 STEP_VARIABLE = "global_step"
+# Examples of the training stream consumed so far: the step times the images per step,
+# plus the examples skipped as unreadable.
+POSITION_VARIABLE = "input_position"
 RECORD_VERSION = 2
 # Keys of a version-1 record that described the dataset or the model, not a setting.
 V1_DESCRIPTIVE_KEYS = ("class_names", "colors", "ignore_label", "channel_order", "mean",
@@ -141,14 +156,107 @@ def checkpoint_step(prefix):
     if not reader.has_tensor(STEP_VARIABLE):
         raise CheckpointError(f"{prefix}: holds no {STEP_VARIABLE}; it was not written by "
                               f"`fcn-graph train`, so it can only be used with --init-from")
-    return int(reader.get_tensor(STEP_VARIABLE))
+    try:
+        return int(reader.get_tensor(STEP_VARIABLE))
+    except (tf.errors.OpError, IndexError) as err:
+        raise CheckpointError(f"{prefix}: cannot be read ({str(err).splitlines()[0]})") from err
+
+
+def checkpoint_position(prefix, default):
+    """Examples of the training stream consumed when `prefix` was saved (`default` when it
+    predates the record of the position)."""
+    reader = tf.train.load_checkpoint(prefix)
+    if not reader.has_tensor(POSITION_VARIABLE):
+        return default
+    return int(reader.get_tensor(POSITION_VARIABLE))
+
+
+def step_prefix(directory, step):
+    return os.path.join(directory, f"{CHECKPOINT_PREFIX}-{step}")
+
+
+def prefix_step(prefix):
+    """The step in a `model.ckpt-N` name (no file is read)."""
+    return int(prefix.rsplit("-", 1)[1])
+
+
+def saved_checkpoints(directory):
+    """Prefixes of every `model.ckpt-N` with a file in `directory`, complete or not, by step.
+
+    The directory is listed rather than the state file trusted: a state file
+    can be garbled, or name a checkpoint whose files were lost.
+    """
+    if not os.path.isdir(directory):
+        return []
+    steps = {int(match.group(1)) for match in map(CHECKPOINT_FILE.match, os.listdir(directory))
+             if match}
+    return [step_prefix(directory, step) for step in sorted(steps)]
+
+
+def checkpoint_problem(prefix):
+    """Why the checkpoint `prefix` does not read back completely, or None when every tensor does.
+
+    Reading every tensor also checks each one's checksum, so a truncated or
+    damaged data file is found here rather than halfway through a restore.
+    """
+    if not os.path.isfile(prefix + ".index"):
+        return f"{os.path.basename(prefix)}.index is missing (its save did not finish)"
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        for name in reader.get_variable_to_shape_map():
+            reader.get_tensor(name)
+    except (tf.errors.OpError, IndexError, ValueError) as err:
+        return f"its files are truncated or damaged ({str(err).splitlines()[0]})"
+    return None
+
+
+def newest_complete_checkpoint(directory):
+    """(the newest checkpoint in `directory` that reads back completely or None,
+    {each newer checkpoint passed over: why})."""
+    skipped = {}
+    for prefix in reversed(saved_checkpoints(directory)):
+        problem = checkpoint_problem(prefix)
+        if problem is None:
+            return prefix, skipped
+        skipped[prefix] = problem
+    return None, skipped
+
+
+def complete_checkpoints(directory):
+    return [prefix for prefix in saved_checkpoints(directory) if checkpoint_problem(prefix) is None]
+
+
+def complete_alternatives(directory):
+    """A sentence naming the checkpoints of `directory` that can be used instead."""
+    complete = complete_checkpoints(directory)
+    if not complete:
+        return f"no complete checkpoint is left in {directory}; train again"
+    names = ", ".join(os.path.basename(prefix) for prefix in complete)
+    return (f"complete checkpoints in {directory}: {names}; pass one of them instead, e.g. "
+            f"--checkpoint {complete[-1]}")
+
+
+@contextlib.contextmanager
+def quiet_tensorflow_logger():
+    """TensorFlow's Python logger held at errors only (its warnings here would mislead)."""
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def latest_checkpoint(directory):
-    """Prefix of the checkpoint the state file points at, or None."""
+    """Prefix of the checkpoint the state file names, or None (no state file, a garbled one,
+    or one naming a checkpoint without its index)."""
     if not os.path.isdir(directory):
         return None
-    return tf.train.latest_checkpoint(directory)
+    with quiet_tensorflow_logger():
+        state = tf.train.get_checkpoint_state(directory)
+    named = state.model_checkpoint_path if state else None
+    return named if named and os.path.isfile(named + ".index") else None
 
 
 def resolve_checkpoint(path):
@@ -159,6 +267,10 @@ def resolve_checkpoint(path):
             latest = latest_checkpoint(folder)
             if latest:
                 return latest
+            if saved_checkpoints(folder):
+                raise CheckpointError(
+                    f"{folder}: the state file '{STATE_FILE}' is missing or unreadable, or "
+                    f"names a checkpoint whose files are gone; " + complete_alternatives(folder))
         raise CheckpointError(f"{path}: no checkpoint found in this directory or its "
                               f"'{CHECKPOINT_DIR}/' folder; train first or pass a checkpoint "
                               f"prefix such as RUN/checkpoints/model.ckpt-1000")
@@ -173,17 +285,36 @@ def optional_record(run_dir) -> Optional[RunRecord]:
 
 
 def checkpoint_restorer(checkpoint, var_list=None):
-    """Build the restore ops now (graph time); return `restore(sess)` that fails clearly on mismatch."""
+    """Build the restore ops now (graph time); return `restore(sess)` that fails clearly on a
+    damaged checkpoint or one of another network."""
     saver = tf.compat.v1.train.Saver(var_list=var_list)
+    # Resource variables take whatever shape a checkpoint holds, so a checkpoint of
+    # another network would restore "successfully" and fail at the first run.
+    named = var_list if isinstance(var_list, dict) else {
+        v.op.name: v for v in (var_list or tf.compat.v1.global_variables())}
+    shapes = {name: v.shape.as_list() for name, v in named.items()}
+
+    def mismatch(detail):
+        return CheckpointError(
+            f"{checkpoint}: does not match the network its config.json describes ({detail}); "
+            f"use the config.json of the run that wrote this checkpoint")
+
+    def damaged():
+        problem = checkpoint_problem(checkpoint)
+        return None if problem is None else CheckpointError(
+            f"{checkpoint}: {problem}; " + complete_alternatives(os.path.dirname(checkpoint)))
 
     def restore(sess):
         try:
+            stored = dict(tf.train.list_variables(checkpoint))
+            for name, shape in shapes.items():
+                if name in stored and stored[name] != shape:
+                    raise mismatch(f"{name} is {stored[name]} there but {shape} in the network")
             # Outside its graph a Saver would rebuild itself for eager execution.
             with sess.graph.as_default():
                 saver.restore(sess, checkpoint)
-        except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError) as err:
-            raise CheckpointError(
-                f"{checkpoint}: does not match the network its config.json describes "
-                f"({err.message.splitlines()[0]}); use the config.json of the run that "
-                f"wrote this checkpoint") from err
+        except (tf.errors.OpError, IndexError) as err:
+            # Only now is every tensor read back, to tell damage from another network.
+            raise (damaged() or mismatch(getattr(err, "message", str(err)).splitlines()[0])) \
+                from err
     return restore

@@ -1,13 +1,15 @@
-"""Checkpoints: keep-last-K, a state file that only names complete files, step read-back."""
+"""Checkpoints: keep-last-K, a state file that only names complete files, step read-back,
+what is kept when a resumed run saves, failed writes, leftovers of killed saves."""
+import errno
 import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from fcn_graph.errors import CheckpointError
+from fcn_graph.errors import CheckpointError, TrainingError
 from fcn_graph.rundir import checkpoint_step, latest_checkpoint
-from fcn_graph.training.checkpoints import Checkpointer
+from fcn_graph.training.checkpoints import Checkpointer, remove_partial_saves
 
 v1 = tf.compat.v1
 
@@ -73,3 +75,70 @@ def test_a_moved_run_directory_still_resumes(tmp_path):
     state = tf.train.get_checkpoint_state(moved)
     assert list(state.all_model_checkpoint_paths) == [os.path.join(moved, "model.ckpt-1"),
                                                       os.path.join(moved, "model.ckpt-2")]
+
+
+class FailingSaver:
+    """A saver on a full disk: every save fails as TensorFlow reports ENOSPC."""
+
+    def save(self, sess, save_path, **options):
+        raise tf.errors.ResourceExhaustedError(None, None, f"{save_path}: No space left on device")
+
+
+def saved_steps(directory):
+    return sorted({int(name.split("-")[1].split(".")[0]) for name in os.listdir(directory)
+                   if name.startswith("model.ckpt-")})
+
+
+def test_rotation_deletes_nothing_older_until_a_newer_checkpoint_is_complete(tmp_path):
+    """Resumed from step 4 with a damaged step 6 above it, as after a crash."""
+    sess, checkpointer, step, _ = saving_session(tmp_path, keep=2)
+    with sess, sess.graph.as_default():
+        for s in (2, 4):
+            step.load(s, sess)
+            checkpointer.save(sess, s)
+        (tmp_path / "model.ckpt-6.data-00000-of-00001").write_bytes(b"\0" * 16)
+        (tmp_path / "checkpoint").write_text("garbled {{{")
+        damaged = str(tmp_path / "model.ckpt-6")
+        resumed = Checkpointer(str(tmp_path), FailingSaver(), keep=2, incomplete=[damaged])
+        with pytest.raises(TrainingError, match=f"to {tmp_path}: .*No space left on device"):
+            resumed.save(sess, 5)
+        assert saved_steps(tmp_path) == [2, 4, 6]
+        resumed.saver = checkpointer.saver
+        step.load(5, sess)
+        resumed.save(sess, 5)
+        # Step 2 goes once 5 is complete; the damaged 6, newer, is left alone ...
+        assert saved_steps(tmp_path) == [4, 5, 6]
+        assert [os.path.basename(p) for p in resumed.kept()] == ["model.ckpt-4", "model.ckpt-5"]
+        step.load(8, sess)
+        resumed.save(sess, 8)
+    # ... until a newer checkpoint is complete, whatever the number kept.
+    assert saved_steps(tmp_path) == [5, 8]
+    assert latest_checkpoint(str(tmp_path)).endswith("model.ckpt-8")
+
+
+def test_a_failed_write_names_the_directory(tmp_path):
+    sess, _, _, _ = saving_session(tmp_path, keep=2)
+
+    class ReadOnly:
+        def save(self, sess, save_path, **options):
+            raise OSError(errno.EROFS, "Read-only file system", save_path)
+
+    with sess, pytest.raises(TrainingError, match=f"checkpoint of step 3 to {tmp_path}: "
+                                                  r"\[Errno 30\] Read-only file system"):
+        Checkpointer(str(tmp_path), ReadOnly(), keep=2).save(sess, 3)
+
+
+def test_partial_saves_are_removed(tmp_path):
+    sess, checkpointer, step, _ = saving_session(tmp_path, keep=2)
+    with sess, sess.graph.as_default():
+        step.load(1, sess)
+        checkpointer.save(sess, 1)
+    (tmp_path / "model.ckpt-2_temp").mkdir()
+    (tmp_path / "model.ckpt-2_temp" / "part-00000-of-00001.data-00000-of-00001.tempstate1").touch()
+    (tmp_path / "model.ckpt-2.index.tempstate77").touch()
+    (tmp_path / "checkpoint.tmp5a5a").touch()
+    removed = remove_partial_saves(str(tmp_path))
+    assert [os.path.basename(p) for p in removed] == [
+        "checkpoint.tmp5a5a", "model.ckpt-2.index.tempstate77", "model.ckpt-2_temp"]
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "model.ckpt-1.data-00000-of-00001",
+                                            "model.ckpt-1.index"]

@@ -54,7 +54,7 @@ class Augmentation:
 
 def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=None, repeat=True,
                  skip=0, crop_size=None, tfrecord_pattern=None, num_parallel_calls=tf.data.AUTOTUNE,
-                 pad_color=REFERENCE_RGB_MEAN, prefetch=2, bad_examples=None):
+                 pad_color=REFERENCE_RGB_MEAN, prefetch=2, bad_examples=None, shard=None):
     """Batches {'image': float32 [B,H,W,3] RGB 0..255, 'label': int32 [B,H,W] (255 ignore),
     'name': string [B], 'path': string [B], 'position': int64 [B]} from
     `source.examples(split)`, or from TFRecord files matching `tfrecord_pattern` (see
@@ -70,6 +70,9 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
     label with the ignore label) and cropped to it: at random when augmenting,
     centred otherwise. Batches larger than one need a crop size, or a source of
     fixed-size examples and no random scaling.
+
+    shard: (count, index): only every count-th example from the index-th, taken
+    before the order is drawn (each worker of a cluster reads its own share).
     """
     augmentation = Augmentation.of(augment)
     scales = augmentation is not None and augmentation.scales
@@ -85,8 +88,13 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
     with tf.name_scope("input_pipeline"):
         if tfrecord_pattern is None:
             examples = _existing_examples(source, split)
+            if shard is not None:
+                examples = _share(examples, shard, source.name, split)
             decoded = _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls,
                                      reading)
+        elif shard is not None:
+            raise DataError(f"{tfrecord_pattern}: TFRecord input is not split between the workers "
+                            f"of a cluster; train from the dataset's files (drop --tfrecords)")
         else:
             decoded = record_examples(tfrecord_pattern, shuffle, seed, repeat, skip, num_parallel_calls,
                                       reading)
@@ -104,6 +112,15 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
         batches = decoded.map(prepare, num_parallel_calls=num_parallel_calls)
         batches = batches.batch(batch_size, drop_remainder=repeat)
         return batches.prefetch(prefetch)
+
+
+def _share(examples, shard, source_name, split):
+    count, index = shard
+    share = examples[index::count]
+    if not share:
+        raise DataError(f"{source_name}/{split} has {len(examples)} examples, fewer than the "
+                        f"{count} workers that read it")
+    return share
 
 
 def _as_is(read, empty_shape):

@@ -24,7 +24,7 @@ from google.protobuf.message import DecodeError
 from PIL import Image
 
 from fcn_graph.data.base import DataError
-from fcn_graph.data.decode import checked_label, python_image, python_label
+from fcn_graph.data.decode import python_image, python_label
 from fcn_graph.data.labels import decode_image_rgb, decode_mask_png, label_range_problem, open_image
 
 FEATURES = {
@@ -40,6 +40,9 @@ IMAGE_MASK_FEATURES = {
 }
 RECORD_HEADER_BYTES = 12  # the length and its CRC
 RECORD_FOOTER_BYTES = 4  # the data's CRC
+# What a decoder wrapped by `reading` gives for a file it could not read (see
+# `pipeline.BadExamples`), shared with the file reader.
+UNREAD_IMAGE_SHAPE, UNREAD_LABEL_SHAPE = (0, 0, 3), (0, 0)
 
 
 def _bytes(value):
@@ -142,13 +145,34 @@ def record_schema(files):
                     f"hold no records; write them with `fcn-graph data to-tfrecord`")
 
 
-def record_examples(pattern, num_classes, shuffle, seed, repeat, skip, num_parallel_calls):
-    """(position, image, label, name, path) from TFRecords; `skip` drops serialized records
-    before decoding. `path` is 'FILE#N' for the N-th record (from 0) of FILE; `name` is the
-    record's image/name, or FILESTEM_NNNNNN for the image/mask schema."""
+def matching_files(pattern):
     files = sorted(tf.io.gfile.glob(pattern))
     if not files:
         raise DataError(f"no TFRecord files match {pattern}; write them with `fcn-graph data to-tfrecord`")
+    return files
+
+
+def count_records(pattern):
+    """How many records the files matching `pattern` hold, from their length fields alone."""
+    count = 0
+    for path in matching_files(pattern):
+        size, offset = tf.io.gfile.stat(path).length, 0
+        with tf.io.gfile.GFile(path, "rb") as f:
+            while offset + RECORD_HEADER_BYTES <= size:
+                f.seek(offset)
+                (length,) = struct.unpack("<Q", f.read(8))
+                offset += RECORD_HEADER_BYTES + length + RECORD_FOOTER_BYTES
+                count += 1
+    return count
+
+
+def record_examples(pattern, shuffle, seed, repeat, skip, num_parallel_calls, reading):
+    """(position, image, label, name, path, path) from TFRecords, the label not yet checked;
+    `skip` drops serialized records before decoding. `path` is 'FILE#N' for the N-th record
+    (from 0) of FILE; `name` is the record's image/name, or FILESTEM_NNNNNN for the image/mask
+    schema. `reading(read, empty_shape)` wraps the Python decoders (see
+    `pipeline.BadExamples`)."""
+    files = matching_files(pattern)
     schema = record_schema(files)
 
     def numbered(path):
@@ -166,15 +190,17 @@ def record_examples(pattern, num_classes, shuffle, seed, repeat, skip, num_paral
         path, index, record = record_of
         where = tf.strings.join([path, "#", tf.strings.as_string(index)])
         features = tf.io.parse_single_example(record, schema)
-        image = python_image(lambda data, w: decode_image_rgb(data, w.decode()),
-                             features["image/encoded" if schema is FEATURES else "image"], where)
+        read_image = reading(lambda data, w: decode_image_rgb(data, w.decode()), UNREAD_IMAGE_SHAPE)
+        image = python_image(read_image, features["image/encoded" if schema is FEATURES else "image"],
+                             where)
         if schema is FEATURES:
             label = tf.io.decode_png(features["label/encoded"], channels=1)[:, :, 0]
             name = features["image/name"]
         else:
-            label = python_label(lambda data, w: decode_mask_png(data, w.decode()), features["mask"], where)
+            read_mask = reading(lambda data, w: decode_mask_png(data, w.decode()), UNREAD_LABEL_SHAPE)
+            label = python_label(read_mask, features["mask"], where)
             stem = tf.strings.regex_replace(path, r"^.*/|\.tfrecord$", "")
             name = tf.strings.join([stem, "_", tf.strings.as_string(index, width=6, fill="0")])
-        return position, image, checked_label(image, label, num_classes, where, where), name, where
+        return position, image, label, name, where, where
 
     return tf.data.Dataset.zip((positions, records)).map(decode, num_parallel_calls=num_parallel_calls)

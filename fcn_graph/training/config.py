@@ -25,8 +25,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from fcn_graph.distributed.spec import TASK_PATTERN
 from fcn_graph.errors import SettingsError
-from fcn_graph.models import model_names
+from fcn_graph.models import PRECISIONS, model_names
 from fcn_graph.vgg import GEOMETRIES, REPEATS
 
 GROUPS = ("model", "data", "solver", "run")
@@ -83,6 +84,10 @@ def at_least(minimum):
 POSITIVE = Check(lambda v: v > 0, "positive")
 NON_NEGATIVE = Check(lambda v: v >= 0, "zero or more")
 DROPOUT = Check(lambda v: 0 <= v < 1, "in [0, 1)")
+XLA_MODES = ("auto", "on", "off")
+# Runs recorded before --xla took a mode stored true or false (on or off).
+XLA = Check(lambda v: isinstance(v, bool) or v in XLA_MODES, "auto, on or off", XLA_MODES)
+TASK = Check(lambda v: TASK_PATTERN.match(v) is not None, "ROLE:INDEX, e.g. worker:0")
 CROP = Check(lambda v: all(c >= 1 for c in ((v,) if isinstance(v, int) else v)),
              "N or WIDTHxHEIGHT with sides of at least 1 pixel")
 
@@ -124,17 +129,18 @@ def parse_all_or_int(text):
 
 
 def setting(group, help, default=None, *, derived=None, check=None, parse=None, flag=None,
-            fixed_on_resume=False, metavar=None):
+            fixed_on_resume=False, metavar=None, per_process=False):
     """A TrainConfig field: unset until resolved.
 
     `derived` says in words how an unset value follows from other settings
     (then `default` is unused); `parse` turns command-line text into the
     value (`bool` makes an on/off flag); `fixed_on_resume` refuses a value
-    that differs from the run's stored one.
+    that differs from the run's stored one; `per_process` settings describe
+    one process of a run (its place in a cluster) and are not recorded.
     """
     return field(default=UNSET, metadata=dict(
         group=group, help=help, default=default, derived=derived, check=check, parse=parse,
-        flag=flag, fixed_on_resume=fixed_on_resume, metavar=metavar))
+        flag=flag, fixed_on_resume=fixed_on_resume, metavar=metavar, per_process=per_process))
 
 
 @dataclass
@@ -183,6 +189,9 @@ class TrainConfig:
                               check=at_least(1), parse=int, fixed_on_resume=True)
     accumulate: int = setting("data", "batches whose gradients are averaged per update", 1,
                               check=at_least(1), parse=int, fixed_on_resume=True)
+    skip_bad_examples: bool = setting("data", "log and skip training examples whose image or "
+                                              "label cannot be read, instead of stopping",
+                                      False, parse=bool)
     # ---- solver: from where and how
     weights: Optional[str] = setting("solver", "pretrained backbone file (caffemodel, npy, mat, "
                                                "npz, h5, TF ckpt)", None, parse=str)
@@ -218,6 +227,10 @@ class TrainConfig:
                                                                          "with sgd",
                                   check=choice_of(LOSS_NORMALIZATIONS), parse=str,
                                   fixed_on_resume=True)
+    class_weights: Any = setting(
+        "solver", "weigh each pixel's loss by its class: median-frequency or inverse-sqrt (from "
+                  "the training split's labels) or W1,W2,... one per class; the run records "
+                  "the resolved list", None, parse=str, metavar="METHOD|W1,W2,...")
     max_steps: int = setting("solver", "updates to train for", 600, check=at_least(1),
                              parse=int)
     # ---- run: bookkeeping and execution
@@ -247,14 +260,29 @@ class TrainConfig:
     towers: Optional[int] = setting("run", "split each batch over N data-parallel towers, one "
                                            "per GPU", derived="every visible GPU",
                                     check=at_least(1), parse=int)
+    cluster: Optional[str] = setting(
+        "run", "train as one task of this cluster: ROLE=HOST:PORT,... with roles chief, worker "
+               "and ps, one entry per task (or TF_CONFIG's JSON 'cluster'); needs --task",
+        derived="the TF_CONFIG variable's; neither: one machine", parse=str, per_process=True,
+        metavar="ROLE=HOST:PORT,...")
+    task: Optional[str] = setting("run", "this process's task in --cluster, e.g. worker:0",
+                                  derived="TF_CONFIG's", check=TASK, parse=str, per_process=True,
+                                  metavar="ROLE:INDEX")
+    asynchronous: bool = setting("run", "on a cluster, apply each worker's update as it comes "
+                                        "instead of combining every worker's gradients per step",
+                                 False, parse=bool, flag="async")
     intra_threads: int = setting("run", "threads inside one op (0: all cores)", 0,
                                  check=NON_NEGATIVE, parse=int)
     inter_threads: int = setting("run", "ops run in parallel (0: TensorFlow's choice)", 0,
                                  check=NON_NEGATIVE, parse=int)
-    # Measured on 2 CPU cores, FCN-8s at 224x224: 97 vs 144 ms/step (width 0.25),
-    # 2.7 vs 4.4 s/step (width 1).
-    xla: bool = setting("run", "JIT-compile the graph with XLA (faster on CPU)", True,
-                        parse=bool)
+    xla: Any = setting("run", "compile the graph with XLA; auto times a few updates each way "
+                              "on this run's graph first and keeps the faster (see "
+                              "training.xla_choice)", "auto", check=XLA, parse=str.lower)
+    precision: str = setting("run", "compute precision of the convolutions (variables, loss and "
+                                    "metrics stay float32): bfloat16 on CPUs with AVX512_BF16 "
+                                    "or AMX, mixed_float16 (dynamic loss scaling) on GPUs",
+                             "float32", check=choice_of(PRECISIONS), parse=str,
+                             fixed_on_resume=True)
 
     @property
     def pretrained(self):
@@ -272,7 +300,8 @@ class TrainConfig:
     def to_settings(self):
         """A JSON-ready dict of every field (tuples become lists)."""
         return {name: list(value) if isinstance(value, tuple) else value
-                for name, value in self.given().items()}
+                for name, value in self.given().items()
+                if not FIELDS[name].metadata["per_process"]}
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -337,7 +366,8 @@ def derived_value(name, settings):
             raise SettingsError(f"momentum SGD has no reference learning rate for "
                                 f"{settings['model']!r}; give one with --lr")
         return REFERENCE_SGD_LR[settings["model"]]
-    # num_classes (the dataset's), run_dir and seed (a new run's identity), towers (the GPUs).
+    # num_classes (the dataset's), run_dir and seed (a new run's identity), towers (the GPUs),
+    # cluster and task (TF_CONFIG, read when the run starts).
     return None
 
 

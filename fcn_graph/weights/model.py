@@ -159,8 +159,8 @@ def assemble(path, source, layers, channel_order, mean, arch=None, ignored=()):
             raise WeightsError(f"unknown backbone {arch!r}; choose one of {ARCHS}")
         deepest = "conv5_4" if found == "vgg19" else "conv5_3"
         raise WeightsError(f"{path}: holds {found} weights (last convolution {deepest}) but "
-                           f"{arch} was asked for; use a {arch} file or build the network with "
-                           f"backbone='{found}'")
+                           f"{arch} was asked for; use a {arch} file or choose the {found} "
+                           f"backbone (--backbone {found}; backbone='{found}' in Python)")
     check_chain(path, canonical, found)
     if ignored:
         log.info("%s: not network layers, ignored: %s", path, ", ".join(ignored))
