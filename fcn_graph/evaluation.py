@@ -1,7 +1,7 @@
 """Scoring a trained run, or a released FCN model file, on a whole dataset split.
 
 Every image goes through a tf.data pipeline at its native size, batch 1,
-without augmentation, and ONE confusion matrix is accumulated over the
+without augmentation (unless test-time augmentation is asked for), and ONE confusion matrix is accumulated over the
 split before any score is computed (averaging per-image scores would weigh
 small images like large ones). With CRF refinement the same images are
 scored twice, with and without it, so the two rows compare like for like.
@@ -11,7 +11,7 @@ import tensorflow as tf
 from fcn_graph.convention import InputConvention
 from fcn_graph.data import get_dataset
 from fcn_graph.errors import SettingsError, WeightsError
-from fcn_graph.inference import crf_settings
+from fcn_graph.inference import InferenceNetwork, InferenceOptions, crf_settings
 from fcn_graph.models import ModelSpec, build
 from fcn_graph.rundir import checkpoint_restorer, load_record, resolve_checkpoint
 from fcn_graph.scoring import SplitScorer
@@ -21,18 +21,30 @@ from fcn_graph.weights import load_weights, restore_backbone
 v1 = tf.compat.v1
 
 
-def evaluate_graph(source, split, spec, restorer, crf=None, max_images=None):
+def evaluate_graph(source, split, spec, restorer, crf=None, max_images=None, options=None):
     """Score network `spec` with values loaded by `restorer` on a split, in a graph of its own.
 
     `restorer()` is called once the network exists (graph time) and returns
     `restore(sess)`, run after the variables initializer. With `crf` (True
     or a dict of `fcn_graph.crf.refine` keywords) the report also holds the
-    scores after dense-CRF refinement, under `crf_scores`.
+    scores after dense-CRF refinement, under `crf_scores`. `options`
+    (`InferenceOptions`) tiles or augments each image; whole-image
+    inference runs in the graph, on the input pipeline's images. On KITTI
+    road the report also holds the road benchmark's scores, under `road`.
     """
+    options = options or InferenceOptions()
     graph = tf.Graph()
     with graph.as_default():
-        scorer = SplitScorer(source, split, lambda images: build(spec.for_inference(), images),
-                             max_images=max_images, crf_options=crf_settings(crf))
+        scoring = dict(max_images=max_images, crf_options=crf_settings(crf),
+                       road_class=road_class(source))
+        if options.whole_image:
+            scorer = SplitScorer(source, split, lambda images: build(spec.for_inference(), images),
+                                 **scoring)
+        else:
+            network = InferenceNetwork(spec)
+            options.check_stride(network.stride)
+            scorer = SplitScorer(source, split, predict=lambda sess, image: (
+                network.probabilities_of(network.runner(sess), image, options)), **scoring)
         initialize = v1.global_variables_initializer()
         restore = restorer()
     graph.finalize()
@@ -40,7 +52,13 @@ def evaluate_graph(source, split, spec, restorer, crf=None, max_images=None):
         sess.run(initialize)
         restore(sess)
         report, _ = scorer.score(sess)
+    report["inference"] = options.describe()
     return report
+
+
+def road_class(source):
+    """The class the KITTI road benchmark scores, for the KITTI road dataset; else None."""
+    return list(source.class_names).index("road") if source.name == "kitti" else None
 
 
 def evaluation_source(record, dataset=None, data_dir=None, dataset_options=None):
@@ -62,19 +80,19 @@ def evaluation_source(record, dataset=None, data_dir=None, dataset_options=None)
 
 
 def evaluate_run(checkpoint, dataset=None, data_dir=None, split="val", crf=None,
-                 max_images=None, dataset_options=None):
+                 max_images=None, dataset_options=None, options=None):
     """Scores of a trained run (directory or checkpoint) on a dataset split.
 
     The dataset defaults to the run's own. `crf` is True or a dict of
     `fcn_graph.crf.refine` options to also report CRF-refined scores
-    under `crf_scores`.
+    under `crf_scores`; `options` as in `evaluate_graph`.
     """
     checkpoint_path = resolve_checkpoint(checkpoint)
     record = load_record(checkpoint)
     source = evaluation_source(record, dataset, data_dir, dataset_options)
     result = evaluate_graph(source, split, record.model,
                             lambda: checkpoint_restorer(checkpoint_path),
-                            crf=crf, max_images=max_images)
+                            crf=crf, max_images=max_images, options=options)
     result.update(checkpoint=checkpoint_path, model=record.model.name)
     return result
 
@@ -93,7 +111,7 @@ def released_model_spec(path, weights, model):
 
 
 def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
-                     max_images=None, dataset_options=None, weight_options=None):
+                     max_images=None, dataset_options=None, weight_options=None, options=None):
     """Scores of a released FCN model file (e.g. a Caffe .caffemodel) without a run directory.
 
     The network is built in the reference (caffe) geometry with the file's
@@ -122,6 +140,7 @@ def evaluate_weights(path, model, dataset, data_dir=None, split="val", crf=None,
                     f"{', '.join(unused) or 'none'}); pass the --model the file was trained as")
         return restore
 
-    result = evaluate_graph(source, split, spec, restorer, crf=crf, max_images=max_images)
+    result = evaluate_graph(source, split, spec, restorer, crf=crf, max_images=max_images,
+                            options=options)
     result.update(weights=path, model=model)
     return result

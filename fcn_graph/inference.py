@@ -2,25 +2,148 @@
 
 A run directory's `config.json` says how to rebuild the network; its
 checkpoint holds the values. The graph is built once with a
-[1, None, None, 3] input and the session is reused for every image, so
-images of any size pass through one at a time without rebuilding.
+[None, None, None, 3] input and the session is reused for every batch, so
+images of any size, batches of images and batches of tiles all pass
+through one graph without rebuilding.
+
+`InferenceOptions` says how each image is run: whole, or tile by tile
+(`fcn_graph.windows`), once or averaged over rescaled and mirrored copies
+(`fcn_graph.tta`), and how many images or tiles go into one run.
 """
 import os
-import time
+from dataclasses import dataclass
+from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 
 from fcn_graph import crf as crf_module
+from fcn_graph import fcn
 from fcn_graph.data.labels import read_image_rgb
-from fcn_graph.errors import DataError
-from fcn_graph.models import build
+from fcn_graph.errors import DataError, SettingsError
+from fcn_graph.models import NETWORKS, build
+from fcn_graph.nets import simple_fcn, unet
 from fcn_graph.rundir import checkpoint_restorer, load_record, resolve_checkpoint
 from fcn_graph.scoring import segmentation_outputs
+from fcn_graph.tta import augmented_probabilities, checked_scales
+from fcn_graph.windows import at_least, crop_batch, pad_batch, size_pair, tile_steps, \
+    tiled_probabilities
 
 v1 = tf.compat.v1
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+
+
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How each image is run through the network.
+
+    `tile` (height, width) runs it tile by tile, neighbours sharing
+    `overlap` pixels, and blends the tiles' probabilities (see
+    `fcn_graph.windows.tiled_probabilities`); None runs it whole. `scales`
+    and `flip` average the probabilities of rescaled and mirrored copies in
+    the image's own frame (see `fcn_graph.tta`). `batch_size` is how many
+    images go into one session run for whole-image inference (padded to the
+    largest with the mean colour), or how many tiles with `tile`.
+    """
+    tile: Optional[Tuple[int, int]] = None
+    overlap: Tuple[int, int] = (0, 0)
+    scales: Tuple[float, ...] = (1.0,)
+    flip: bool = False
+    batch_size: int = 1
+
+    def __post_init__(self):
+        overlap = size_pair(self.overlap, "--overlap", least=0)
+        if self.tile is None:
+            if any(overlap):
+                raise SettingsError("--overlap applies to tiles; give --tile as well")
+        else:
+            tile = size_pair(self.tile, "--tile")
+            for side, shared in zip(tile, overlap):
+                if shared >= side:
+                    raise SettingsError(f"--overlap {shared} must be smaller than --tile {side}")
+            object.__setattr__(self, "tile", tile)
+        object.__setattr__(self, "overlap", overlap)
+        object.__setattr__(self, "scales", tuple(checked_scales(self.scales)))
+        object.__setattr__(self, "flip", bool(self.flip))
+        object.__setattr__(self, "batch_size", at_least(self.batch_size, 1, "--batch-size"))
+
+    @property
+    def augmented(self):
+        return self.scales != (1.0,) or self.flip
+
+    @property
+    def whole_image(self):
+        """True when each image is run once, whole, as it is."""
+        return self.tile is None and not self.augmented
+
+    def check_stride(self, stride):
+        """Refuse tiles the network's pooling grid cannot follow (names the flag)."""
+        if self.tile is not None:
+            for side, shared in zip(self.tile, self.overlap):
+                tile_steps(side, shared, shared // 4, stride)
+
+    def describe(self):
+        """The mode in a few words, for reports."""
+        parts = ["whole images" if self.tile is None else
+                 f"tiles {self.tile[0]}x{self.tile[1]} overlapping "
+                 f"{self.overlap[0]}x{self.overlap[1]}"]
+        if self.augmented:
+            parts.append(f"scales {','.join(f'{s:g}' for s in self.scales)}"
+                         + (" with flips" if self.flip else ""))
+        return ", ".join(parts) + f", batch {self.batch_size}"
+
+
+def network_stride(spec):
+    """The network's total stride: its output grid steps by this many input pixels."""
+    builder = NETWORKS[spec.name].builder
+    if builder is unet.build:
+        style = unet.STYLES[spec.options.get("style", "paper")]
+        return 2 ** spec.options.get("depth", style.depth)
+    if builder is simple_fcn.build:
+        return simple_fcn.STRIDE
+    return fcn.STRIDES["fc7"]
+
+
+def mean_rgb(convention):
+    """The mean colour of a network's input convention as R, G, B: what padding should hold."""
+    mean = tuple(float(m) for m in convention.mean)
+    return mean[::-1] if convention.channel_order == "BGR" else mean
+
+
+class InferenceNetwork:
+    """A network built in the current graph on a float32 RGB batch of any size.
+
+    `probabilities_of(run_batch, image, options)` applies `options` to one
+    image given `run_batch(batch) -> probabilities`, a session run of
+    `probabilities` fed through `images`.
+    """
+
+    def __init__(self, spec):
+        self.images = v1.placeholder(tf.float32, [None, None, None, 3], name="images")
+        net = build(spec.for_inference(), self.images)
+        self.probabilities, self.labels = segmentation_outputs(net.logits)
+        self.stride = network_stride(spec)
+        self.fill = mean_rgb(spec.convention)
+
+    def runner(self, sess):
+        """run_batch(batch) -> probabilities (N, H, W, C) in session `sess`."""
+        return lambda batch: sess.run(self.probabilities, {self.images: batch})
+
+    def probabilities_of(self, run_batch, image, options):
+        """float32 HxWxC probabilities of one RGB image (HxWx3, uint8 or float) under `options`."""
+        image = np.asarray(image, np.float32)
+
+        def run_images(batch):
+            if options.tile is None:
+                return run_batch(batch)
+            return np.stack([tiled_probabilities(run_batch, one, options.tile, options.overlap,
+                                                 batch_size=options.batch_size,
+                                                 stride=self.stride) for one in batch])
+
+        if not options.augmented:
+            return np.asarray(run_images(image[None])[0], np.float32)
+        return augmented_probabilities(run_images, image, options.scales, options.flip)
 
 
 def crf_settings(crf):
@@ -70,22 +193,29 @@ def image_files(paths):
 
 
 class Segmenter:
-    """A restored network in its own graph and session, applied to one image at a time."""
+    """A restored network in its own graph and session, applied to images under `options`.
 
-    def __init__(self, checkpoint, crf=False):
+    Whole-image batches of several images are padded at the bottom and right
+    with the network's mean colour and cropped back. A padded image's result
+    equals running it alone only where the network's receptive field does
+    not reach the padding: exactly for images of one size, approximately
+    near the bottom and right edges of the smaller images of a mixed batch.
+    """
+
+    def __init__(self, checkpoint, crf=False, options=None):
         self.checkpoint = resolve_checkpoint(checkpoint)
         self.record = load_record(checkpoint)
+        self.options = options or InferenceOptions()
         self.crf_options = crf_settings(crf)
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.images = v1.placeholder(tf.float32, [1, None, None, 3], name="images")
-            net = build(self.record.model.for_inference(), self.images)
-            probabilities, labels = segmentation_outputs(net.logits)
-            self.probabilities, self.labels = probabilities[0], labels[0]
+            self.network = InferenceNetwork(self.record.model)
             restore = checkpoint_restorer(self.checkpoint)
+        self.options.check_stride(self.network.stride)
         self.graph.finalize()
         self.session = v1.Session(graph=self.graph)
         restore(self.session)
+        self.run_batch = self.network.runner(self.session)
 
     @property
     def class_names(self):
@@ -97,19 +227,43 @@ class Segmenter:
 
     def segment(self, image):
         """(labels int32 HxW, probabilities float32 HxWxC) for one image (path or array)."""
-        rgb = as_rgb_array(image)
-        probabilities, labels = self.session.run(
-            [self.probabilities, self.labels], {self.images: rgb[None].astype(np.float32)})
-        if self.crf_options is not None:
-            probabilities = crf_module.refine(rgb, probabilities, **self.crf_options)
-            labels = np.argmax(probabilities, axis=-1).astype(np.int32)
-        return labels, probabilities
+        return self.segment_batch([image])[0]
 
-    def timed_segment(self, image):
-        """`segment` plus its wall time in seconds."""
-        start = time.perf_counter()
-        labels, probabilities = self.segment(image)
-        return labels, probabilities, time.perf_counter() - start
+    def segment_batch(self, images):
+        """[(labels, probabilities)] of images (paths or arrays) run together.
+
+        Whole-image inference runs them as one padded batch; with tiles or
+        test-time augmentation they run one after the other, the tiles or
+        copies of each forming the batches.
+        """
+        rgbs = [as_rgb_array(image) for image in images]
+        if self.options.whole_image:
+            batch, sizes = pad_batch(rgbs, self.network.fill)
+            probabilities, labels = self.session.run(
+                [self.network.probabilities, self.network.labels], {self.network.images: batch})
+            results = list(zip(crop_batch(labels, sizes), crop_batch(probabilities, sizes)))
+        else:
+            results = []
+            for rgb in rgbs:
+                probabilities = self.network.probabilities_of(self.run_batch, rgb, self.options)
+                results.append((most_probable(probabilities), probabilities))
+        if self.crf_options is None:
+            return results
+        refined = [crf_module.refine(rgb, probabilities, **self.crf_options)
+                   for rgb, (_, probabilities) in zip(rgbs, results)]
+        return [(most_probable(probabilities), probabilities) for probabilities in refined]
+
+    @property
+    def images_per_run(self):
+        """Images `segment_batch` takes at once: `batch_size` for whole-image inference, one
+        with tiles or augmentation (whose tiles or copies fill the runs instead)."""
+        return self.options.batch_size if self.options.whole_image else 1
+
+    def segment_all(self, images):
+        """(labels, probabilities) of every image, `images_per_run` at a time."""
+        step = self.images_per_run
+        for first in range(0, len(images), step):
+            yield from self.segment_batch(images[first:first + step])
 
     def close(self):
         self.session.close()
@@ -121,17 +275,22 @@ class Segmenter:
         self.close()
 
 
-def predict(checkpoint, images, return_probabilities=False, crf=False):
+def most_probable(probabilities):
+    return np.argmax(probabilities, axis=-1).astype(np.int32)
+
+
+def predict(checkpoint, images, return_probabilities=False, crf=False, options=None):
     """Label maps (int32 HxW) for images given as paths or arrays; optionally their probabilities.
 
     `images` may be a single path/array or a list of them; a list comes back
     either way. With `return_probabilities`, returns (labels, probabilities).
+    `options` (`InferenceOptions`) tiles, augments or batches the images.
     """
     if isinstance(images, (str, os.PathLike)) or (isinstance(images, np.ndarray)
                                                     and images.ndim in (2, 3)):
         images = [images]
-    with Segmenter(checkpoint, crf=crf) as segmenter:
-        results = [segmenter.segment(image) for image in images]
+    with Segmenter(checkpoint, crf=crf, options=options) as segmenter:
+        results = list(segmenter.segment_all(list(images)))
     labels = [labels for labels, _ in results]
     if return_probabilities:
         return labels, [probabilities for _, probabilities in results]

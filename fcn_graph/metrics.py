@@ -75,6 +75,22 @@ def scores(hist):
     }
 
 
+def mean_iu_nan_as_zero(hist):
+    """Mean IU over all classes, a class neither in the ground truth nor predicted counting 0.
+
+    The number of the per-batch Keras metric some tutorials print (IoU of
+    each class, NaN set to 0, averaged), computed on one batch's matrix. It
+    is not the reference mean IU: classes a batch lacks pull it down, so it
+    depends on the batch size and order; `scores` is the metric to trust.
+    """
+    hist = np.asarray(hist, dtype=np.float64)
+    correct = np.diag(hist)
+    union = hist.sum(axis=0) + hist.sum(axis=1) - correct
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iu = np.where(union > 0, correct / union, 0.0)
+    return float(iu.mean())
+
+
 class RoadBenchmark:
     """The KITTI road benchmark's pixel scores (MaxF, AP, precision and recall at MaxF), streamed.
 

@@ -10,8 +10,9 @@ from fcn_graph.data import get_dataset
 from fcn_graph.errors import CheckpointError
 from fcn_graph.evaluation import evaluate_run
 from fcn_graph.inference import Segmenter, predict
-from fcn_graph.metrics import confusion_matrix
+from fcn_graph.metrics import RoadBenchmark, confusion_matrix
 from fcn_graph.training import train
+from data_fixtures import write_kitti
 from fixtures import SYNTHETIC_CLASSES, SYNTHETIC_OPTIONS
 
 
@@ -69,12 +70,42 @@ def test_cli_prints_the_table_and_writes_json(tiny_run, tmp_path, capsys, run_co
     out = tmp_path / "scores.json"
     assert run_command(["eval", "--checkpoint", run_dir, "--json", out]) == 0
     printed = capsys.readouterr().out
-    for text in ("vegetation", "IoU", "pixel accuracy", "mean IU", "f.w. IU", "3 images"):
+    for text in ("vegetation", "IoU", "F1", "pixel accuracy", "mean IU", "f.w. IU",
+                 "mean F1 (Dice)", "3 images", "peak memory"):
         assert text in printed
     saved = json.loads(out.read_text())
     assert saved["num_images"] == 3
-    assert len(saved["per_class_iu"]) == SYNTHETIC_CLASSES
+    assert len(saved["per_class_iu"]) == len(saved["per_class_f1"]) == SYNTHETIC_CLASSES
     assert saved["class_names"][0] == "sky"
+    hist = np.array(saved["confusion_matrix"])
+    f1 = 2 * np.diag(hist) / (hist.sum(axis=0) + hist.sum(axis=1))
+    present = hist.sum(axis=0) + hist.sum(axis=1) > 0
+    assert saved["mean_f1"] == pytest.approx(np.mean(f1[present]))
+    assert f"{100 * saved['mean_f1']:6.2f}" in printed
+
+
+def test_kitti_eval_prints_the_road_benchmark(tmp_path, capsys, run_command):
+    data_dir = write_kitti(str(tmp_path / "kitti"))
+    train(dict(model="simple_fcn", dataset="kitti", data_dir=data_dir, crop_size=None,
+               batch_size=1, max_steps=1, eval_every=1, seed=0, run_dir=str(tmp_path / "run")))
+    capsys.readouterr()
+    assert run_command(["eval", "--checkpoint", tmp_path / "run", "--json",
+                        tmp_path / "scores.json"]) == 0
+    printed = capsys.readouterr().out
+    road = json.loads((tmp_path / "scores.json").read_text())["road"]
+    source = get_dataset("kitti", data_dir)
+    examples = source.examples("val")
+    _, probabilities = predict(str(tmp_path / "run"), [image for image, _, _ in examples],
+                               return_probabilities=True)
+    expected = RoadBenchmark(road_class=1)
+    for (_, label, _), probability in zip(examples, probabilities):
+        expected.add(probability[..., 1], source.read_label(label))
+    assert road == pytest.approx(expected.scores())
+    assert road["num_images"] == len(examples) == 1
+    assert (f"KITTI road (1 images): MaxF {100 * road['max_f']:.2f}  "
+            f"AP {100 * road['average_precision']:.2f}  precision {100 * road['precision']:.2f}"
+            f"  recall {100 * road['recall']:.2f}") in printed
+    assert "F1" in printed
 
 
 def test_wrong_dataset_is_refused_with_the_reason(tiny_run, tmp_path):

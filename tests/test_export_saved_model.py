@@ -1,15 +1,20 @@
-"""`fcn-graph export`: SavedModel and frozen graph, loaded by plain TensorFlow in a fresh process."""
+"""`fcn-graph export`: SavedModel and frozen graph, loaded by plain TensorFlow in a fresh process;
+the test-time augmentation signature; TFLite conversion with its parity report."""
 import json
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
+from PIL import Image
 
 from fcn_graph.errors import OutputExistsError
 from fcn_graph.export import export_run
-from fcn_graph.inference import predict
+from fcn_graph.inference import InferenceOptions, predict
+from fcn_graph.tflite import tflite_runner
 from fixtures import SYNTHETIC_CLASSES, make_run, run_command
 
 # Runs in a new interpreter that never imports fcn_graph: only TensorFlow and numpy.
@@ -74,3 +79,102 @@ def test_export_refuses_an_existing_directory(tmp_path):
     (tmp_path / "taken").mkdir()
     with pytest.raises(OutputExistsError, match="taken"):
         export_run(run_dir, str(tmp_path / "taken"))
+
+
+@pytest.fixture(scope="module")
+def exported_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export_options")
+    make_run(str(root / "run"), root / "data")
+    return str(root / "run")
+
+
+def test_the_tta_signature_averages_as_fcn_graph_tta_does(exported_run, tmp_path):
+    scales = (0.5, 0.75, 1.0, 1.5)
+    result = export_run(exported_run, str(tmp_path / "export"), frozen=str(tmp_path / "f.pb"),
+                        scales=scales, flip=True)
+    assert result["signatures"] == ["serving_default", "tta"]
+    classes = json.loads((tmp_path / "export" / "assets.extra" / "classes.json").read_text())
+    assert classes["tta"] == {"signature": "tta", "scales": list(scales), "flip": True}
+    loaded = tf.saved_model.load(str(tmp_path / "export"))
+    options = InferenceOptions(scales=scales, flip=True)
+    # Odd sizes: round(0.5 * 21) = 10 is the half-to-even rounding both sides must agree on.
+    for shape in ((21, 35, 3), (24, 32, 3)):
+        image = np.random.default_rng(shape[0]).integers(0, 256, shape, dtype=np.uint8)
+        outputs = loaded.signatures["tta"](image=tf.constant(image))
+        labels, probabilities = predict(exported_run, image, return_probabilities=True,
+                                        options=options)
+        np.testing.assert_allclose(outputs["probabilities"].numpy(), probabilities[0], atol=1e-4)
+        np.testing.assert_array_equal(outputs["labels"].numpy(), labels[0])
+        # The augmented copies change the result: the comparison above can fail.
+        plain = loaded.signatures["serving_default"](image=tf.constant(image))
+        assert np.abs(plain["probabilities"].numpy() - probabilities[0]).max() > 1e-3
+        assert np.unique(labels[0]).size > 1
+
+
+def test_frozen_file_is_replaced_only_with_overwrite(exported_run, tmp_path, capsys):
+    frozen = tmp_path / "fcn.pb"
+    frozen.write_bytes(b"taken")
+    assert run_command(["export", "--checkpoint", exported_run, "--out", tmp_path / "a",
+                        "--frozen", frozen]) == 1
+    assert "--frozen" in capsys.readouterr().err and frozen.read_bytes() == b"taken"
+    assert not (tmp_path / "a").exists()
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        export_run(exported_run, str(tmp_path / "b"), frozen=str(frozen))
+    assert run_command(["export", "--checkpoint", exported_run, "--out", tmp_path / "c",
+                        "--frozen", frozen, "--overwrite"]) == 0
+    assert frozen.stat().st_size > 1000
+
+
+def test_tflite_from_the_command_line_agrees_with_the_saved_model(exported_run, tmp_path, capsys):
+    model = tmp_path / "fcn.tflite"
+    assert run_command(["export", "--checkpoint", exported_run, "--tflite", model]) == 0
+    printed = capsys.readouterr().out
+    # Parity on the run's own validation images (3 synthetic scenes of 24x32).
+    match = re.search(r"parity with the SavedModel on 3 images \(synthetic val\): max probability "
+                      r"difference (\S+) .* labels agree on (\S+)% of 2304 pixels", printed)
+    assert match, printed
+    assert float(match.group(1)) < 1e-3 and float(match.group(2)) > 99.0
+    assert re.search(r"latency per 24x32 image \(median of 5\): SavedModel \S+ ms, TFLite \S+ ms",
+                     printed)
+    assert "SavedModel of" not in printed  # no --out: the SavedModel was temporary
+    image = np.random.default_rng(9).integers(0, 256, (19, 27, 3), dtype=np.uint8)
+    _, probabilities = predict(exported_run, image, return_probabilities=True)
+    lite = tflite_runner(str(model))(image=image)
+    np.testing.assert_allclose(lite["probabilities"], probabilities[0], atol=1e-3)
+    # Calibration images from a folder, a fixed input size and int8.
+    folder = tmp_path / "calibration"
+    folder.mkdir()
+    for seed in range(3):
+        Image.fromarray(np.random.default_rng(seed).integers(0, 256, (30, 40, 3), np.uint8)).save(
+            folder / f"{seed}.png")
+    assert run_command(["export", "--checkpoint", exported_run, "--tflite", model, "--overwrite",
+                        "--quantize", "int8", "--calibration-data", folder,
+                        "--input-size", "24x32", "--parity-images", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "int8, input 24x32" in printed and f"on 2 images ({folder})" in printed
+
+
+# argparse refuses a malformed value (SystemExit 2); the command refuses a bad combination.
+@pytest.mark.parametrize("flags, status, message", [
+    (["--tflite", "m.tflite", "--quantize", "int8"], 2, "--calibration-data"),
+    (["--tflite", "taken.tflite"], 1, "--tflite taken.tflite already exists"),
+    (["--tflite", "m.tflite", "--input-size", "0x32"], "argparse", "--input-size"),
+    (["--scales", "0"], "argparse", "--scales"),
+    ([], 2, "--out"),
+])
+def test_bad_export_flags_name_the_flag(exported_run, tmp_path, monkeypatch, capsys, flags,
+                                        status, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.tflite").write_bytes(b"taken")
+    command = ["export", "--checkpoint", exported_run] + flags
+    if status == "argparse":
+        with pytest.raises(SystemExit) as exit_info:
+            run_command(command)
+        assert exit_info.value.code == 2
+    else:
+        assert run_command(command) == status
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0]
+    assert not (tmp_path / "m.tflite").exists()
+    assert (tmp_path / "taken.tflite").read_bytes() == b"taken"

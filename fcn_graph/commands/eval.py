@@ -2,10 +2,13 @@
 import json
 import os
 
+from fcn_graph import crf
 from fcn_graph.data import parse_options
 from fcn_graph.errors import OutputExistsError, UsageError
 from fcn_graph.evaluation import evaluate_run, evaluate_weights
 from fcn_graph.fcn import VARIANTS
+from fcn_graph.commands.infer import (add_inference_arguments, inference_options,
+                                     measured_memory, memory_line)
 from fcn_graph.commands.weights import add_weight_source_arguments, weight_source_options
 from fcn_graph.scoring import format_table, json_ready
 
@@ -14,7 +17,9 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "eval", help="score a network on a dataset split (pixel acc, mean acc, mean IU, f.w. IU)",
         description="Accumulate one confusion matrix over a whole split (native size, batch 1) "
-                    "and print per-class IoU and accuracy with the four reference scores.")
+                    "and print per-class IoU, accuracy and F1 with the four reference scores "
+                    "and mean F1; on KITTI road also the road benchmark's MaxF, AP, precision "
+                    "and recall.")
     network = parser.add_mutually_exclusive_group(required=True)
     network.add_argument("--checkpoint", help="run directory or checkpoint prefix")
     network.add_argument("--weights", help="released FCN model file (e.g. fcn8s-heavy-pascal."
@@ -31,7 +36,9 @@ def register(subparsers):
     parser.add_argument("--max-images", type=int, help="evaluate only the first N images")
     parser.add_argument("--crf", action="store_true",
                         help="also report scores after dense-CRF refinement (needs pydensecrf2)")
+    crf.add_arguments(parser)
     parser.add_argument("--json", metavar="OUT", help="write the scores to this JSON file")
+    add_inference_arguments(parser, "tiles per run with --tile (default 1)")
     parser.set_defaults(func=run)
 
 
@@ -39,22 +46,24 @@ def run(args):
     if args.json and os.path.isdir(args.json):
         raise OutputExistsError(f"--json {args.json} is a directory; name a file to write, "
                                 f"e.g. {os.path.join(args.json, 'scores.json')}")
-    options = parse_options(args.dataset_option)
-    common = dict(data_dir=args.data_dir, split=args.split, crf=args.crf,
-                  max_images=args.max_images, dataset_options=options)
-    if args.weights:
-        if not args.model or not args.dataset:
-            raise UsageError("eval --weights needs --model (the file's FCN variant) and "
-                             "--dataset")
-        result = evaluate_weights(args.weights, args.model, args.dataset,
-                                  weight_options=weight_source_options(args), **common)
-    else:
-        result = evaluate_run(args.checkpoint, dataset=args.dataset, **common)
-    print(f"{result['dataset']} {result['split']}: {result['num_images']} images")
+    common = dict(data_dir=args.data_dir, split=args.split, crf=crf.chosen_options(args),
+                  max_images=args.max_images, dataset_options=parse_options(args.dataset_option),
+                  options=inference_options(args))
+    if args.weights and (not args.model or not args.dataset):
+        raise UsageError("eval --weights needs --model (the file's FCN variant) and --dataset")
+    with measured_memory() as memory:
+        if args.weights:
+            result = evaluate_weights(args.weights, args.model, args.dataset,
+                                      weight_options=weight_source_options(args), **common)
+        else:
+            result = evaluate_run(args.checkpoint, dataset=args.dataset, **common)
+    print(f"{result['dataset']} {result['split']}: {result['num_images']} images "
+          f"({result['inference']})")
     print(format_table(result, result["class_names"]))
     if "crf_scores" in result:
         print("\nwith dense-CRF refinement:")
         print(format_table(result["crf_scores"], result["class_names"]))
+    print(memory_line(memory))
     if args.json:
         directory = os.path.dirname(os.path.abspath(args.json))
         os.makedirs(directory, exist_ok=True)

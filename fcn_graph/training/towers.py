@@ -7,15 +7,19 @@ sum stays a sum; tower means are averaged, which equals the mean over the
 whole batch when the towers hold equally many valid pixels) and
 differentiated once, with every gradient op colocated with its forward op,
 so each tower's backward pass runs on its own device and only the
-gradients meet for the update.
+gradients meet for the update. With --class-weights each pixel's loss is
+weighed by its true class (`fcn_graph.class_weights`).
 """
 import contextlib
+import dataclasses
 
 import tensorflow as tf
 
+from fcn_graph.class_weights import METHODS, class_weights, count_pixels
 from fcn_graph.losses import pixelwise_softmax_loss
 from fcn_graph.errors import SettingsError
 from fcn_graph.models import build
+from fcn_graph.training.config import UNSET
 
 v1 = tf.compat.v1
 # Ops that hold variable state: placed with the variables, not the tower.
@@ -66,6 +70,7 @@ def build_tower_loss(config, batch, source, spec, devices, random_stream=None):
     if config.batch_size % count:
         raise SettingsError(f"--batch-size {config.batch_size} does not split evenly over "
                             f"{count} towers; use a multiple of {count}")
+    weights = loss_class_weights(config.class_weights, source, config.split)
     images = tf.split(batch["image"], count) if count > 1 else [batch["image"]]
     labels = tf.split(batch["label"], count) if count > 1 else [batch["label"]]
     losses = []
@@ -75,9 +80,40 @@ def build_tower_loss(config, batch, source, spec, devices, random_stream=None):
             net = build(spec, images[index], is_training=tf.constant(True),
                         random_stream=random_stream)
             losses.append(pixelwise_softmax_loss(net.logits, labels[index], source.ignore_label,
-                                                 normalize=config.loss_normalize))
+                                                 normalize=config.loss_normalize,
+                                                 class_weights=weights))
     if count == 1:
         return losses[0]
     combine = tf.add_n if config.loss_normalize == "sum" else (
         lambda parts: tf.reduce_mean(tf.stack(parts)))
     return tf.identity(combine(losses), name="data_loss")
+
+
+def loss_class_weights(setting, source, split):
+    """The --class-weights setting as float32 weights, one per class of `source`, or None.
+
+    A method (median-frequency, inverse-sqrt) counts the pixels of every
+    label map of the split, read with `source.read_label`; a list of
+    numbers (or "w1,w2,...") is checked against the classes.
+    """
+    if setting is None or setting is UNSET:
+        return None
+    if isinstance(setting, str) and setting in METHODS:
+        labels = (source.read_label(label) for _, label, _ in source.examples(split))
+        return class_weights(count_pixels(labels, source.num_classes, source.ignore_label),
+                             setting)
+    return class_weights(None, setting, num_classes=source.num_classes)
+
+
+def resolved_class_weights(config, source):
+    """`config` with its class weights as the numbers training uses, the form the run
+    records: a method computed from the training split's labels, six significant digits."""
+    weights = loss_class_weights(config.class_weights, source, config.split)
+    listed = None if weights is None else [float(f"{w:.6g}") for w in weights]
+    return dataclasses.replace(config, class_weights=listed)
+
+
+def class_weights_line(weights, class_names):
+    """The loss weight of each class, on one line."""
+    return "loss class weights: " + ", ".join(
+        f"{name} {weight:.4g}" for name, weight in zip(class_names, weights))
