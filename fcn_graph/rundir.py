@@ -34,6 +34,7 @@ CHECKPOINT_DIR = "checkpoints"
 CHECKPOINT_PREFIX = "model.ckpt"
 STATE_FILE = "checkpoint"
 CHECKPOINT_FILE = re.compile(rf"^{re.escape(CHECKPOINT_PREFIX)}-(\d+)\.(?:index|data-\d+-of-\d+)$")
+CHECKPOINT_STEP = re.compile(rf"^{re.escape(CHECKPOINT_PREFIX)}-(\d+)$")
 STEP_VARIABLE = "global_step"
 # Examples of the training stream consumed so far: the step times the images per step,
 # plus the examples skipped as unreadable.
@@ -55,6 +56,9 @@ class RunRecord:
     class_names: Tuple[str, ...] = ()
     colors: Tuple[Tuple[int, int, int], ...] = ()
     ignore_label: int = 255
+    # With --keep-best: {"checkpoint": path relative to the run directory, "step",
+    # "mean_iu"} of the checkpoint that scored best on validation so far.
+    best: Optional[dict] = None
     version: int = RECORD_VERSION
 
     @property
@@ -66,7 +70,8 @@ class RunRecord:
                 "settings": dict(self.settings),
                 "classes": {"names": list(self.class_names),
                             "colors": [[int(c) for c in color] for color in self.colors],
-                            "ignore_label": int(self.ignore_label)}}
+                            "ignore_label": int(self.ignore_label)},
+                **({"best": dict(self.best)} if self.best else {})}
 
     @classmethod
     def from_dict(cls, record):
@@ -80,7 +85,8 @@ class RunRecord:
                    settings=dict(record.get("settings", {})),
                    class_names=tuple(classes.get("names", ())),
                    colors=tuple(tuple(c) for c in classes.get("colors", ())),
-                   ignore_label=int(classes.get("ignore_label", 255)))
+                   ignore_label=int(classes.get("ignore_label", 255)),
+                   best=record.get("best"))
 
     @classmethod
     def from_v1(cls, record):
@@ -104,7 +110,7 @@ class RunRecord:
 def find_run_dir(path):
     """The run directory of a run dir, its checkpoints dir or a checkpoint prefix inside it."""
     candidate = os.path.abspath(os.path.expanduser(str(path)))
-    for _ in range(3):
+    for _ in range(4):  # the prefix, its folder (best/ too), checkpoints/, the run
         if os.path.isfile(os.path.join(candidate, CONFIG_FILE)):
             return candidate
         candidate = os.path.dirname(candidate)
@@ -259,10 +265,38 @@ def latest_checkpoint(directory):
     return named if named and os.path.isfile(named + ".index") else None
 
 
+def best_checkpoint(run_dir):
+    """The prefix of the run's best checkpoint (`--keep-best`) when it is complete, else None."""
+    record = optional_record(run_dir)
+    if record is None or not record.best:
+        return None
+    prefix = os.path.join(run_dir, record.best["checkpoint"])
+    return prefix if os.path.isfile(prefix + ".index") else None
+
+
+def describe_checkpoint(prefix):
+    """Which checkpoint `prefix` is, in words: the run's best one or the one of a step."""
+    try:
+        record = load_record(prefix)
+    except CheckpointError:
+        record = None
+    best = record.best if record is not None else None
+    step = CHECKPOINT_STEP.search(os.path.basename(prefix))
+    if best and os.path.abspath(prefix) == os.path.abspath(
+            os.path.join(find_run_dir(prefix), best["checkpoint"])):
+        return (f"{prefix} (the best on validation: step {best['step']}, mean IU "
+                f"{best['mean_iu']:.4f})")
+    return prefix if step is None else f"{prefix} (step {step.group(1)})"
+
+
 def resolve_checkpoint(path):
-    """A checkpoint prefix from a run directory, its checkpoints folder, or a prefix itself."""
+    """A checkpoint prefix from a run directory (its best one, kept by `--keep-best`, else its
+    latest), its checkpoints folder, or a prefix itself."""
     path = os.path.expanduser(str(path))
     if os.path.isdir(path):
+        best = best_checkpoint(path)
+        if best:
+            return best
         for folder in (checkpoint_dir(path), path):
             latest = latest_checkpoint(folder)
             if latest:

@@ -1,15 +1,18 @@
 """Checkpoints: keep-last-K, a state file that only names complete files, step read-back,
-what is kept when a resumed run saves, failed writes, leftovers of killed saves."""
+what is kept when a resumed run saves, failed writes, leftovers of killed saves, the best one."""
+import dataclasses
 import errno
 import os
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from fcn_graph.errors import CheckpointError, TrainingError
-from fcn_graph.rundir import checkpoint_step, latest_checkpoint
-from fcn_graph.training.checkpoints import Checkpointer, remove_partial_saves
+from fcn_graph.rundir import (checkpoint_step, latest_checkpoint, load_record, resolve_checkpoint,
+                              saved_checkpoints, write_record)
+from fcn_graph.training.checkpoints import BestCheckpoint, Checkpointer, remove_partial_saves
 
 v1 = tf.compat.v1
 
@@ -142,3 +145,57 @@ def test_partial_saves_are_removed(tmp_path):
         "checkpoint.tmp5a5a", "model.ckpt-2.index.tempstate77", "model.ckpt-2_temp"]
     assert sorted(os.listdir(tmp_path)) == ["checkpoint", "model.ckpt-1.data-00000-of-00001",
                                             "model.ckpt-1.index"]
+
+
+def test_the_best_checkpoint_follows_a_scripted_validation_sequence(tmp_path):
+    """Scores 0.2, 0.5, 0.4, nan, 0.6, 0.6: kept at steps 1, 2 and 5, each named in the record
+    before the previous copy goes; a resumed keeper only replaces it with something better."""
+    run_dir = tmp_path / "run"
+    best_dir = run_dir / "checkpoints" / "best"
+    recorded = []
+    with tf.Graph().as_default() as graph:
+        value = tf.compat.v1.get_variable("value", [], initializer=tf.zeros_initializer())
+        step_var = tf.compat.v1.train.get_or_create_global_step()
+        saver = tf.compat.v1.train.Saver()
+    keeper = BestCheckpoint(str(best_dir), str(run_dir), saver, recorded.append)
+    kept = []
+    with tf.compat.v1.Session(graph=graph) as sess:
+        sess.run(tf.compat.v1.global_variables_initializer())
+        for step, score in enumerate([0.2, 0.5, 0.4, float("nan"), 0.6, 0.6], start=1):
+            value.load(float(step), sess)
+            step_var.load(step, sess)
+            if keeper.consider(sess, step, score):
+                kept.append(step)
+                # Only the new best remains, and it holds this step's weights.
+                assert [os.path.basename(p) for p in saved_checkpoints(str(best_dir))] == \
+                    [f"model.ckpt-{step}"]
+    assert kept == [1, 2, 5]
+    assert [entry["step"] for entry in recorded] == [1, 2, 5]
+    assert recorded[-1] == {"checkpoint": os.path.join("checkpoints", "best", "model.ckpt-5"),
+                            "step": 5, "mean_iu": 0.6}
+    assert tf.train.load_variable(str(run_dir / recorded[-1]["checkpoint"]), "value") == 5.0
+    resumed = BestCheckpoint(str(best_dir), str(run_dir), saver, recorded.append,
+                             best=recorded[-1])
+    assert resumed.mean_iu == 0.6
+
+
+def test_a_run_directory_resolves_to_its_best_checkpoint_when_it_has_one(tiny_run, tmp_path):
+    run_dir, _ = tiny_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    latest = resolve_checkpoint(str(copy))
+    assert latest.endswith("model.ckpt-1")
+    best_dir = copy / "checkpoints" / "best"
+    best_dir.mkdir()
+    for path in (copy / "checkpoints").glob("model.ckpt-1.*"):
+        shutil.copy(path, best_dir / path.name)
+    record = load_record(str(copy))
+    entry = {"checkpoint": os.path.join("checkpoints", "best", "model.ckpt-1"), "step": 1,
+             "mean_iu": 0.5}
+    write_record(str(copy), dataclasses.replace(record, best=entry))
+    assert resolve_checkpoint(str(copy)) == str(best_dir / "model.ckpt-1")
+    assert load_record(str(copy)).best == entry
+    # A best copy whose files are gone: the latest is used instead.
+    for path in best_dir.iterdir():
+        path.unlink()
+    assert resolve_checkpoint(str(copy)) == latest

@@ -234,3 +234,16 @@ def test_the_finiteness_check_covers_optimizer_slots(data_dir, tmp_path):
                     if v.op.name.endswith("score_fr/weights/Adam_1"))
         slot.load(np.full(slot.shape, np.inf, np.float32), sess)
         assert not sess.run(training.weights_finite)
+
+
+def test_keep_best_records_the_best_validation_and_eval_uses_it(data_dir, tmp_path, capsys):
+    seen = []
+    train(tiny(data_dir, tmp_path, max_steps=4, eval_every=1, save_every=2, keep_best=True),
+          on_evaluation=lambda step, scores: seen.append((scores["mean_iu"], step)))
+    best_iu, best_step = max(seen, key=lambda pair: (pair[0], -pair[1]))  # the first of a tie
+    record = load_record(str(tmp_path))
+    assert (record.best["step"], record.best["mean_iu"]) == (best_step, pytest.approx(best_iu))
+    prefix = os.path.join(str(tmp_path), record.best["checkpoint"])
+    assert checkpoint_step(prefix) == best_step
+    assert cli.main(["eval", "--checkpoint", str(tmp_path), "--max-images", "1"]) == 0
+    assert f"the best on validation: step {best_step}" in capsys.readouterr().out

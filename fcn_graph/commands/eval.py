@@ -10,6 +10,7 @@ from fcn_graph.fcn import VARIANTS
 from fcn_graph.commands.infer import (add_inference_arguments, inference_options,
                                      measured_memory, memory_line)
 from fcn_graph.commands.weights import add_weight_source_arguments, weight_source_options
+from fcn_graph.rundir import describe_checkpoint
 from fcn_graph.scoring import format_table, json_ready
 
 
@@ -57,6 +58,8 @@ def run(args):
                                       weight_options=weight_source_options(args), **common)
         else:
             result = evaluate_run(args.checkpoint, dataset=args.dataset, **common)
+    if not args.weights:
+        print(f"checkpoint: {describe_checkpoint(result['checkpoint'])}")
     print(f"{result['dataset']} {result['split']}: {result['num_images']} images "
           f"({result['inference']})")
     print(format_table(result, result["class_names"]))

@@ -18,7 +18,7 @@ from fcn_graph.errors import DataError, OutputExistsError, UsageError
 from fcn_graph.evaluation import evaluation_source
 from fcn_graph.export import INPUT_NAME, SIGNATURE, TTA_SIGNATURE, export_run
 from fcn_graph.inference import as_rgb_array, image_files
-from fcn_graph.rundir import load_record
+from fcn_graph.rundir import describe_checkpoint, load_record
 from fcn_graph.tflite import (convert_saved_model, fitted, load_signature, parity_report,
                               tflite_runner)
 
@@ -74,7 +74,8 @@ def run(args):
         result = export_run(args.checkpoint, out, frozen=args.frozen, scales=args.scales,
                             flip=args.flip, overwrite=args.overwrite)
         if args.out:
-            print(f"SavedModel of {result['checkpoint']} written to {out} (signatures "
+            print(f"SavedModel of {describe_checkpoint(result['checkpoint'])} written to {out} "
+                  f"(signatures "
                   f"{', '.join(result['signatures'])})")
         if result["frozen"]:
             tta = (f", and 'tta_labels:0', 'tta_probabilities:0'"

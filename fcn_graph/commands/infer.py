@@ -23,6 +23,7 @@ from fcn_graph.bench.measure import PeakMemory, resident_bytes
 from fcn_graph.data import overlay, save_label_png, voc_palette
 from fcn_graph.errors import OutputExistsError, SettingsError
 from fcn_graph.inference import InferenceOptions, Segmenter, as_rgb_array, image_files
+from fcn_graph.rundir import describe_checkpoint
 from fcn_graph.training.config import NON_NEGATIVE, at_least, checked_argument
 from fcn_graph.tta import checked_scales
 
@@ -151,6 +152,7 @@ def run(args):
                                 f"do); pass --overwrite to replace them or choose another --out")
     with measured_memory() as memory, \
             Segmenter(args.checkpoint, crf=crf.chosen_options(args), options=options) as segmenter:
+        print(f"checkpoint: {describe_checkpoint(segmenter.checkpoint)}")
         os.makedirs(args.out, exist_ok=True)
         colors = segmenter.colors or voc_palette(len(segmenter.class_names))
         started = time.perf_counter()

@@ -16,8 +16,14 @@ just saved is touched, and a checkpoint known to be incomplete (no index,
 or found damaged when the run resumed) is deleted once a newer one is
 complete. A disk that fills up, or a directory that cannot be written,
 ends the run with one line naming the directory.
+
+With `--keep-best`, `BestCheckpoint` also keeps a copy of the checkpoint
+that scored the highest validation mean IU in `checkpoints/best/`, outside
+the rotation: the new copy is complete and the run record names it before
+the previous best is deleted.
 """
 import contextlib
+import math
 import os
 import shutil
 
@@ -31,6 +37,8 @@ from fcn_graph.rundir import (CHECKPOINT_PREFIX, STATE_FILE, checkpoint_step, pr
 # temporary files (`model.ckpt-N.index.tempstate<random>`), and the state file's
 # temporary copy (`checkpoint.tmp<uuid>`).
 PARTIAL_SAVE_PATTERNS = ("*_temp", "*.tempstate*", STATE_FILE + ".tmp*")
+# Under the checkpoint directory: the --keep-best copy, outside the rotation.
+BEST_DIR = "best"
 # File-system failures as TensorFlow reports them: no space (ENOSPC, EDQUOT), no
 # permission (EACCES, EROFS), file too large (EFBIG), not a directory (ENOTDIR).
 WRITE_ERRORS = (OSError, tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError,
@@ -79,6 +87,42 @@ class Checkpointer:
                 remove_checkpoint(old)
                 self.incomplete.discard(old)
         return prefix
+
+
+class BestCheckpoint:
+    """The checkpoint of the best validation mean IU so far, in `directory`.
+
+    `best` is the run record's entry when a run resumes (so a resumed run
+    only replaces it with something better); `on_new_best(entry)` records a
+    new one (the run record) before the previous copy is deleted.
+    """
+
+    def __init__(self, directory, run_dir, saver, on_new_best, best=None):
+        self.directory = directory
+        self.run_dir = run_dir
+        self.saver = saver
+        self.on_new_best = on_new_best
+        self.mean_iu = best["mean_iu"] if best else -math.inf
+
+    def consider(self, sess, step, mean_iu):
+        """Keep the current weights when `mean_iu` beats the best; returns the new entry or None."""
+        if not mean_iu > self.mean_iu:  # NaN never wins
+            return None
+        with written_to(self.directory, f"best checkpoint (step {step})"):
+            os.makedirs(self.directory, exist_ok=True)
+            prefix = self.saver.save(sess, os.path.join(self.directory, CHECKPOINT_PREFIX),
+                                     global_step=step, write_meta_graph=False,
+                                     write_state=False)
+            if checkpoint_step(prefix) != step:
+                raise OSError(f"checkpoint {prefix} did not read back with step {step}")
+            entry = {"checkpoint": os.path.relpath(prefix, self.run_dir), "step": int(step),
+                     "mean_iu": float(mean_iu)}
+            self.on_new_best(entry)
+            for old in saved_checkpoints(self.directory):
+                if old != prefix:
+                    remove_checkpoint(old)
+        self.mean_iu = mean_iu
+        return entry
 
 
 def remove_checkpoint(prefix):

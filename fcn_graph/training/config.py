@@ -241,6 +241,9 @@ class TrainConfig:
     save_every: int = setting("run", "checkpoint every N steps and at the end", 200,
                               check=at_least(1), parse=int)
     keep_checkpoints: int = setting("run", "checkpoints kept", 3, check=at_least(1), parse=int)
+    keep_best: bool = setting("run", "also keep the checkpoint of the best validation mean IU "
+                                     "(checkpoints/best/, named in config.json); eval, infer "
+                                     "and export then use it", False, parse=bool)
     eval_every: int = setting("run", "validate every N steps and at the end", 200,
                               check=at_least(1), parse=int)
     eval_images: Optional[int] = setting("run", "validation images used ('all' for all)", None,

@@ -21,6 +21,7 @@ mid-run saves the last completed update before stopping.
 import dataclasses
 import os
 import time
+from typing import Optional
 
 import tensorflow as tf
 
@@ -36,7 +37,8 @@ from fcn_graph.rundir import (POSITION_VARIABLE, RunRecord, checkpoint_dir, chec
                               optional_record, prefix_step, resolve_checkpoint, saved_checkpoints,
                               write_record)
 from fcn_graph.scoring import SplitScorer, format_table
-from fcn_graph.training.checkpoints import Checkpointer, remove_partial_saves, written_to
+from fcn_graph.training.checkpoints import (BEST_DIR, BestCheckpoint, Checkpointer,
+                                            remove_partial_saves, written_to)
 from fcn_graph.training.config import as_settings, new_run_identity, resolve
 from fcn_graph.training.determinism import op_determinism
 from fcn_graph.training.guards import (all_finite_op, check_loss, check_weights,
@@ -100,6 +102,8 @@ class Run:
     skipped_checkpoints: dict = dataclasses.field(default_factory=dict)
     # This process's part in the run (fcn_graph.distributed): alone, or a task of a cluster.
     replica: object = ONE_MACHINE
+    # The run record's best checkpoint (--keep-best) so far, when resuming.
+    best: Optional[dict] = None
 
 
 def session_config(config, xla):
@@ -245,8 +249,11 @@ def run_update(sess, training, config, fetch_histograms):
     return float(loss), float(out["lr"]), out.get("histograms")
 
 
-def evaluate(sess, training, writer, step, source, config):
+def evaluate(sess, training, writer, step, source, config, best=None):
+    """Validate; with a BestCheckpoint, keep the weights when they score the best mean IU."""
     result, examples = training.validation.score(sess, keep_examples=config.image_summaries)
+    if best is not None:
+        best.consider(sess, step, result["mean_iu"])
     writer.scalars(step, {"validation/pixel_accuracy": result["pixel_accuracy"],
                           "validation/mean_iu": result["mean_iu"],
                           "validation/mean_accuracy": result["mean_accuracy"]})
@@ -291,7 +298,8 @@ def prepare(overrides, base=None, replica=ONE_MACHINE):
             + "; ".join(f"{os.path.basename(p)}: {why}" for p, why in skipped.items())
             + "); nothing to resume from: start a new run in another --run-dir")
     if record is not None:
-        return Run(config, source, record.model, None, latest, directory, skipped, replica)
+        return Run(config, source, record.model, None, latest, directory, skipped, replica,
+                   record.best)
     if config.weights and not has_vgg_backbone(config.model):
         raise SettingsError(f"--model {config.model} has no VGG backbone to load pretrained "
                             f"weights into; drop --weights or choose an FCN variant")
@@ -358,6 +366,7 @@ def run_training(run, stream, on_evaluation):
                         stream)
     checkpointer = Checkpointer(run.checkpoint_dir, training.saver, config.keep_checkpoints,
                                 incomplete=run.skipped_checkpoints)
+    best = best_keeper(run, training.saver) if config.keep_best else None
     writer = None
     history = []
     step, loss, last_checkpoint = start_step, float("nan"), run.resume_from
@@ -408,7 +417,7 @@ def run_training(run, stream, on_evaluation):
                     check_weights(sess.run(training.weights_finite), step, config, last_checkpoint)
                     last_checkpoint = checkpointer.save(sess, step)
                 if step % config.eval_every == 0 and step < config.max_steps and not stop:
-                    result = evaluate(sess, training, writer, step, source, config)
+                    result = evaluate(sess, training, writer, step, source, config, best)
                     progress.write(f"step {step}: validation pixel accuracy "
                                    f"{result['pixel_accuracy']:.4f}, mean IU {result['mean_iu']:.4f}")
                     if result["collapse_warning"]:
@@ -425,7 +434,7 @@ def run_training(run, stream, on_evaluation):
                                f"{last_checkpoint}; continue with --resume --run-dir {config.run_dir}")
                 return summary(config, step, loss, None, history, last_checkpoint, started,
                                interrupted=stop.signum, skipped_examples=skipped)
-            result = evaluate(sess, training, writer, step, source, config)
+            result = evaluate(sess, training, writer, step, source, config, best)
             if on_evaluation:
                 on_evaluation(step, result)
     finally:
@@ -447,7 +456,16 @@ def run_record(run):
     return RunRecord(model=run.spec, settings=run.config.to_settings(),
                      class_names=tuple(source.class_names),
                      colors=tuple(tuple(int(c) for c in color) for color in source.colors),
-                     ignore_label=int(source.ignore_label))
+                     ignore_label=int(source.ignore_label), best=run.best)
+
+
+def best_keeper(run, saver):
+    """The --keep-best copy, recorded in config.json each time it changes."""
+    def record(entry):
+        run.best = entry
+        write_record(run.config.run_dir, run_record(run))
+    return BestCheckpoint(os.path.join(run.checkpoint_dir, BEST_DIR), run.config.run_dir, saver,
+                          record, best=run.best)
 
 
 def input_failure(err, config):
