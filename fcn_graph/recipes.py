@@ -250,7 +250,9 @@ RECIPES = {r.name: r for r in (
         config=dict(TUTORIAL_ADAM, model="unet", dataset="folder",
                     dataset_options={"size": (256, 256), "image_resize": "bilinear"},
                     split="train", val_split="val", width=1.0, batch_size=3, crop_size=None,
-                    augment={"flip": True, "scale_range": (1.0, 1.0)}, lr=1e-3,
+                    # The example's augmentation: flips, hue +-0.1, shifts up to a tenth.
+                    augment={"flip": True, "scale_range": (1.0, 1.0), "hue_delta": 0.1,
+                             "max_shift": 0.1}, lr=1e-3,
                     max_steps=steps(100, 80, 3), eval_every=steps(1, 80, 3),
                     save_every=steps(10, 80, 3), log_every=steps(1, 80, 3)),
         smoke=dict(SMOKE, batch_size=2, dataset_options={"size": (32, 32)}),
@@ -258,7 +260,12 @@ RECIPES = {r.name: r for r in (
             Switch("net", "U-Net: tf_example (the TensorFlow example's, with batch norm) or "
                           "paper (Ronneberger et al.)",
                    {"tf_example": {"net_options": {"style": "tf_example"}},
-                    "paper": {"net_options": {"style": "paper"}}}),),
+                    "paper": {"net_options": {"style": "paper"}}}),
+            Switch("shift-fill", "the border a random shift brings in: ignore (correct: left "
+                                 "out of the loss) or zero (the example's bug: black pixels "
+                                 "trained as background)",
+                   {"ignore": {"augment": {"shift_fill": "ignore"}},
+                    "zero": {"augment": {"shift_fill": "zero"}}}),),
         tutorial_miou=True),
 )}
 

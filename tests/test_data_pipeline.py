@@ -253,3 +253,50 @@ def test_decode_failures_mid_pipeline_name_the_file(tmp_path):
             take(source, "train", 1, shuffle=False, skip=skip)
         assert isinstance(data_error_in(caught.value), DataError)
         assert str(data_error_in(caught.value)).startswith(message)
+
+
+def first_batch(dataset):
+    batch = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+    with tf.compat.v1.Session() as sess:
+        return sess.run(batch)
+
+
+@pytest.mark.parametrize("fill", ["ignore", "zero"])
+def test_shift_augmentation_translates_image_and_label_together(tmp_path, fill):
+    source = get_dataset("synthetic", str(tmp_path), size=(40, 48), num_train=2, num_val=1)
+    plain = {"flip": False, "scale_range": (1.0, 1.0)}
+    with tf.Graph().as_default():
+        still = first_batch(make_dataset(source, "train", shuffle=False, augment=plain, seed=1))
+    with tf.Graph().as_default():
+        moved = first_batch(make_dataset(source, "train", shuffle=False, seed=1,
+                                         augment=dict(plain, max_shift=0.25, shift_fill=fill)))
+    image, label = still["image"][0], still["label"][0]
+    shifted_image, shifted_label = moved["image"][0], moved["label"][0]
+    # Find the translation from the label, then check the image moved by the same amount.
+    fill_label = 255 if fill == "ignore" else 0
+    found = [(dy, dx) for dy in range(-10, 11) for dx in range(-12, 13)
+             if np.array_equal(np.roll(label, (dy, dx), (0, 1))[max(dy, 0):40 + min(dy, 0),
+                                                                  max(dx, 0):48 + min(dx, 0)],
+                               shifted_label[max(dy, 0):40 + min(dy, 0),
+                                             max(dx, 0):48 + min(dx, 0)])]
+    assert found and found[0] != (0, 0)
+    dy, dx = found[0]
+    inside = (slice(max(dy, 0), 40 + min(dy, 0)), slice(max(dx, 0), 48 + min(dx, 0)))
+    np.testing.assert_allclose(shifted_image[inside],
+                               np.roll(image, (dy, dx), (0, 1))[inside])
+    border = np.ones((40, 48), bool)
+    border[inside] = False
+    assert np.all(shifted_label[border] == fill_label)
+
+
+def test_hue_augmentation_changes_colours_not_labels(tmp_path):
+    source = get_dataset("synthetic", str(tmp_path), size=(24, 32), num_train=1, num_val=1)
+    plain = {"flip": False, "scale_range": (1.0, 1.0)}
+    with tf.Graph().as_default():
+        still = first_batch(make_dataset(source, "train", shuffle=False, augment=plain, seed=2))
+    with tf.Graph().as_default():
+        hued = first_batch(make_dataset(source, "train", shuffle=False, seed=2,
+                                        augment=dict(plain, hue_delta=0.1)))
+    np.testing.assert_array_equal(hued["label"], still["label"])
+    assert not np.allclose(hued["image"], still["image"])
+    assert hued["image"].min() >= 0.0 and hued["image"].max() <= 255.0 + 1e-3

@@ -156,7 +156,11 @@ def test_unet_tutorial_by_default():
     c = script_config("unet_multiclass", "--data-dir", "photos")
     assert c.model == "unet" and c.net_options == {"style": "tf_example"} and c.width == 1.0
     assert solver(c)[:6] == ("adam", 1e-3, "fixed", "mean", 0.0, 3)
-    assert c.crop_size is None and c.augment == {"flip": True, "scale_range": (1.0, 1.0)}
+    assert c.crop_size is None and c.augment == {"flip": True, "scale_range": (1.0, 1.0),
+                                                 "hue_delta": 0.1, "max_shift": 0.1,
+                                                 "shift_fill": "ignore"}
+    assert script_config("unet_multiclass", "--shift-fill", "zero").augment["shift_fill"] == \
+        "zero"
     assert c.max_steps == 2667  # 100 epochs of 80 photos in batches of 3
     assert c.dataset == "folder" and c.dataset_options == {"size": (256, 256),
                                                            "image_resize": "bilinear"}

@@ -25,13 +25,32 @@ from fcn_graph.data.tfrecord import (UNREAD_IMAGE_SHAPE, UNREAD_LABEL_SHAPE, cou
                                      record_examples)
 
 REFERENCE_RGB_MEAN = tuple(reversed(REFERENCE_BGR_MEAN))
+SHIFT_FILLS = ("ignore", "zero")
 
 
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
-    """Synchronised image/label augmentation: random horizontal flip and random scale."""
+    """Synchronised image/label augmentation: random horizontal flip, random scale, and
+    optionally a random hue change (`hue_delta`, as tf.image.random_hue) and a random
+    translation by up to `max_shift` of each side (the TensorFlow U-Net example's).
+
+    A translation brings in a border: image pixels of `pad_color` and labels of the
+    ignore label, or, with `shift_fill="zero"`, black pixels labelled 0 as the example's
+    `translate` fills them (which trains that border as class 0).
+    """
     flip: bool = True
     scale_range: tuple = (0.5, 2.0)
+    hue_delta: float = 0.0
+    max_shift: float = 0.0
+    shift_fill: str = "ignore"
+
+    def __post_init__(self):
+        if not 0 <= self.hue_delta <= 0.5 or not 0 <= self.max_shift < 1:
+            raise DataError(f"augmentation: hue_delta must lie in [0, 0.5] and max_shift in "
+                            f"[0, 1), got {self.hue_delta!r} and {self.max_shift!r}")
+        if self.shift_fill not in SHIFT_FILLS:
+            raise DataError(f"augmentation: shift_fill must be one of {SHIFT_FILLS}, got "
+                            f"{self.shift_fill!r}")
 
     @property
     def scales(self):
@@ -260,6 +279,15 @@ def _prepare(image, label, source, augmentation, crop_size, pad_color, seed, pos
             scale = tf.random.stateless_uniform([], seed=seeds[1], minval=low, maxval=high)
             size = tf.cast(tf.round(tf.cast(tf.shape(label), tf.float32) * scale), tf.int32)
             image, label = _resize(image, label, tf.maximum(size, 1))
+        # Seeds of their own, so that the flips, scales and crops above stay as they were.
+        base_seed = tf.stack([tf.constant(seed, tf.int64), position])
+        if augmentation.hue_delta:
+            image = 255.0 * tf.image.stateless_random_hue(
+                image / 255.0, augmentation.hue_delta,
+                tf.random.experimental.stateless_fold_in(base_seed, 4))
+        if augmentation.max_shift:
+            image, label = _shift(image, label, augmentation, pad_color,
+                                  tf.random.experimental.stateless_fold_in(base_seed, 5))
     if crop_size is not None:
         image, label = _pad_and_crop(image, label, crop_size, pad_color,
                                      seeds[2:] if augmentation is not None else None)
@@ -268,6 +296,26 @@ def _prepare(image, label, source, augmentation, crop_size, pad_color, seed, pos
         image = tf.ensure_shape(image, [fixed[0], fixed[1], 3])
         label = tf.ensure_shape(label, [fixed[0], fixed[1]])
     return image, label
+
+
+def _shift(image, label, augmentation, pad_color, seed):
+    """Translate image and label together by up to `max_shift` of their height and width."""
+    size = tf.shape(label)
+    limit = tf.cast(tf.floor(tf.cast(size, tf.float32) * augmentation.max_shift), tf.int32)
+    fraction = tf.random.stateless_uniform([2], seed=seed, minval=-1.0, maxval=1.0)
+    shift = tf.cast(tf.round(fraction * tf.cast(limit, tf.float32)), tf.int32)
+    if augmentation.shift_fill == "zero":
+        image_fill, label_fill = tf.zeros([3]), 0
+    else:
+        image_fill, label_fill = tf.constant(pad_color, tf.float32), IGNORE_LABEL
+    padding = [[limit[0], limit[0]], [limit[1], limit[1]]]
+    # Pad the image per channel, so each gets its own fill colour.
+    channels = [tf.pad(image[:, :, c], padding, constant_values=image_fill[c]) for c in range(3)]
+    padded_image = tf.stack(channels, axis=-1)
+    padded_label = tf.pad(label, padding, constant_values=label_fill)
+    begin = limit - shift
+    return (tf.slice(padded_image, tf.concat([begin, [0]], 0), tf.concat([size, [3]], 0)),
+            tf.slice(padded_label, begin, size))
 
 
 def _resize(image, label, size, image_method="bilinear", label_method="nearest"):
