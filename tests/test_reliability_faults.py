@@ -2,7 +2,6 @@
 of a checkpoint save, and resumed each time, ends with the weights of a run never interrupted."""
 import os
 import random
-import signal
 import subprocess
 import sys
 import time

@@ -17,7 +17,7 @@ from fcn_graph.data import DataError, Dataset, register_dataset
 from fcn_graph.data.colors import save_label_png
 from fcn_graph.data import get_dataset
 from fcn_graph.data.tfrecord import write_tfrecords
-from fcn_graph.errors import CheckpointError, SettingsError, TrainingError
+from fcn_graph.errors import SettingsError, TrainingError
 from fcn_graph.rundir import checkpoint_step, latest_checkpoint, load_record
 from fcn_graph.training import TrainConfig, train
 from fcn_graph.training.config import as_settings

@@ -75,10 +75,9 @@ def run(args):
                             flip=args.flip, overwrite=args.overwrite)
         if args.out:
             print(f"SavedModel of {describe_checkpoint(result['checkpoint'])} written to {out} "
-                  f"(signatures "
-                  f"{', '.join(result['signatures'])})")
+                  f"(signatures {', '.join(result['signatures'])})")
         if result["frozen"]:
-            tta = (f", and 'tta_labels:0', 'tta_probabilities:0'"
+            tta = (", and 'tta_labels:0', 'tta_probabilities:0'"
                    if TTA_SIGNATURE in result["signatures"] else "")
             print(f"frozen graph written to {result['frozen']} "
                   f"(input 'image:0', outputs 'labels:0', 'probabilities:0'{tta})")
