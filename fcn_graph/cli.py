@@ -11,10 +11,11 @@ import argparse
 import sys
 
 from fcn_graph import startup  # noqa: F401  (first: TensorFlow loads quietly)
-from fcn_graph.commands import bench, data, demo, eval, export, infer, kernel, train, weights
+from fcn_graph.commands import (bench, cluster, data, demo, eval, export, infer, kernel, train,
+                                weights)
 from fcn_graph.errors import FcnGraphError
 
-COMMANDS = (train, eval, infer, export, data, weights, demo, bench, kernel)
+COMMANDS = (train, cluster, eval, infer, export, data, weights, demo, bench, kernel)
 
 
 def build_parser():
