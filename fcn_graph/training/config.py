@@ -266,11 +266,10 @@ class TrainConfig:
     cluster: Optional[str] = setting(
         "run", "train as one task of this cluster: ROLE=HOST:PORT,... with roles chief, worker "
                "and ps, one entry per task (or TF_CONFIG's JSON 'cluster'); needs --task",
-        derived="the TF_CONFIG variable's; neither: one machine", parse=str, per_process=True,
-        metavar="ROLE=HOST:PORT,...")
-    task: Optional[str] = setting("run", "this process's task in --cluster, e.g. worker:0",
-                                  derived="TF_CONFIG's", check=TASK, parse=str, per_process=True,
-                                  metavar="ROLE:INDEX")
+        derived="the TF_CONFIG variable's; neither: one machine", parse=str, per_process=True)
+    task: Optional[str] = setting("run", "this process's task in --cluster, ROLE:INDEX, e.g. "
+                                         "worker:0", derived="TF_CONFIG's", check=TASK, parse=str,
+                                  per_process=True)
     asynchronous: bool = setting("run", "on a cluster, apply each worker's update as it comes "
                                         "instead of combining every worker's gradients per step",
                                  False, parse=bool, flag="async")
