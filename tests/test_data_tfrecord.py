@@ -12,7 +12,8 @@ import data_fixtures as fx
 from fcn_graph.data import DataError, get_dataset, make_dataset
 from fcn_graph.data.decode import data_error_in
 from fcn_graph.data.polygons import BUILTIN_CLASS_MAPS
-from fcn_graph.data.tfrecord import IMAGE_MASK_FEATURES, first_record, record_schema, write_tfrecords
+from fcn_graph.data.tfrecord import (IMAGE_MASK_FEATURES, count_records, first_record, record_schema,
+                                     write_tfrecords)
 
 v1 = tf.compat.v1
 
@@ -111,3 +112,26 @@ def test_empty_and_foreign_files_are_told_apart_from_records(tmp_path):
     (tmp_path / "c.tfrecord").write_bytes(b"\xff" * 40)
     with pytest.raises(DataError, match="c.tfrecord: truncated or not a TFRecord file"):
         first_record(str(tmp_path / "c.tfrecord"))
+
+
+def test_workers_read_disjoint_shards_of_the_records(tmp_path):
+    source = get_dataset("synthetic", str(tmp_path / "data"), size=(8, 8), num_train=5,
+                         num_val=1)
+    write_tfrecords(source, "train", str(tmp_path / "records"), num_shards=2)
+    pattern = str(tmp_path / "records" / "train-*.tfrecord")
+    names = []
+    for index in range(2):
+        with tf.Graph().as_default():
+            dataset = make_dataset(source, "train", shuffle=False, repeat=False,
+                                   tfrecord_pattern=pattern, shard=(2, index))
+            batch = tf.compat.v1.data.make_one_shot_iterator(dataset).get_next()
+            with tf.compat.v1.Session() as sess:
+                names.append([])
+                while True:
+                    try:
+                        names[-1].append(sess.run(batch["name"])[0])
+                    except tf.errors.OutOfRangeError:
+                        break
+    assert len(names[0]) == count_records(pattern, (2, 0)) == 3
+    assert len(names[1]) == count_records(pattern, (2, 1)) == 2
+    assert not set(names[0]) & set(names[1])

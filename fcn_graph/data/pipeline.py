@@ -111,14 +111,12 @@ def make_dataset(source, split, batch_size=1, shuffle=True, seed=None, augment=N
                 examples = _share(examples, shard, source.name, split)
             decoded = _file_examples(source, examples, shuffle, seed, repeat, skip, num_parallel_calls,
                                      reading)
-        elif shard is not None:
-            raise DataError(f"{tfrecord_pattern}: TFRecord input is not split between the workers "
-                            f"of a cluster; train from the dataset's files (drop --tfrecords)")
         else:
             decoded = record_examples(tfrecord_pattern, shuffle, seed, repeat, skip, num_parallel_calls,
-                                      reading)
+                                      reading, shard)
         if bad_examples is not None:
-            per_epoch = len(examples) if tfrecord_pattern is None else count_records(tfrecord_pattern)
+            per_epoch = len(examples) if tfrecord_pattern is None else \
+                count_records(tfrecord_pattern, shard)
             decoded = decoded.filter(bad_examples.usable(per_epoch))
 
         def prepare(position, image, label, name, image_where, label_where):

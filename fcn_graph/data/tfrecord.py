@@ -152,8 +152,9 @@ def matching_files(pattern):
     return files
 
 
-def count_records(pattern):
-    """How many records the files matching `pattern` hold, from their length fields alone."""
+def count_records(pattern, shard=None):
+    """How many records the files matching `pattern` hold (of them, in `shard` (count, index)),
+    from their length fields alone."""
     count = 0
     for path in matching_files(pattern):
         size, offset = tf.io.gfile.stat(path).length, 0
@@ -163,12 +164,17 @@ def count_records(pattern):
                 (length,) = struct.unpack("<Q", f.read(8))
                 offset += RECORD_HEADER_BYTES + length + RECORD_FOOTER_BYTES
                 count += 1
-    return count
+    if shard is None:
+        return count
+    every, index = shard
+    return len(range(index, count, every))
 
 
-def record_examples(pattern, shuffle, seed, repeat, skip, num_parallel_calls, reading):
+def record_examples(pattern, shuffle, seed, repeat, skip, num_parallel_calls, reading,
+                    shard=None):
     """(position, image, label, name, path, path) from TFRecords, the label not yet checked;
-    `skip` drops serialized records before decoding. `path` is 'FILE#N' for the N-th record
+    `skip` drops serialized records before decoding; `shard` (count, index) keeps every
+    count-th record from the index-th, before shuffling, for one worker of a cluster. `path` is 'FILE#N' for the N-th record
     (from 0) of FILE; `name` is the record's image/name, or FILESTEM_NNNNNN for the image/mask
     schema. `reading(read, empty_shape)` wraps the Python decoders (see
     `pipeline.BadExamples`)."""
@@ -179,6 +185,8 @@ def record_examples(pattern, shuffle, seed, repeat, skip, num_parallel_calls, re
         return tf.data.TFRecordDataset(path).enumerate().map(lambda index, record: (path, index, record))
 
     records = tf.data.Dataset.from_tensor_slices(files).flat_map(numbered)
+    if shard is not None:
+        records = records.shard(*shard)
     if shuffle:
         records = records.shuffle(1024, seed=seed, reshuffle_each_iteration=True)
     if repeat:
