@@ -2,7 +2,8 @@
 
 A spec names the network and every option that shapes its graph: the FCN
 variant or other net, backbone, geometry, width, classes, dropout,
-upsampling options and the input convention of its weights. Training
+upsampling options, the input convention of its weights and the precision
+it computes in. Training
 towers, validation, evaluation, inference, export, the benchmark and the
 test fixtures all call `build(spec, images)`, and a run directory records
 exactly one spec (`spec.to_dict()`), so a network is rebuilt the way it
@@ -13,7 +14,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Optional, Tuple
 
-from fcn_graph import fcn
+import tensorflow as tf
+
+from fcn_graph import fcn, layers
 from fcn_graph.convention import REFERENCE_CONVENTION, InputConvention
 from fcn_graph.errors import SettingsError
 from fcn_graph.nets import IMAGENET_CONVENTION, UNIT_RANGE_CONVENTION, simple_fcn, unet
@@ -21,6 +24,12 @@ from fcn_graph.vgg import GEOMETRIES, REPEATS
 
 # Builder options that ModelSpec carries as fields (the rest go in `options`).
 FCN_FIELDS = ("backbone", "geometry", "width", "learn_upsampling", "dropout_rate")
+# The dtype convolutions compute in, per precision. Variables stay float32
+# in every one (the master weights the optimizer updates); the logits, and
+# so the loss, softmax and metrics, are float32 again. bfloat16 is the CPU
+# choice (native with AVX512_BF16 or AMX), mixed_float16 the GPU one (it
+# needs loss scaling in training, see training.optim).
+PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16, "mixed_float16": tf.float16}
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class ModelSpec:
     convention: InputConvention = REFERENCE_CONVENTION
     # Further builder options of the chosen network (e.g. a tutorial's upsampling).
     options: Mapping = field(default_factory=dict)
+    precision: str = "float32"  # a PRECISIONS name
 
     def __post_init__(self):
         if self.name not in NETWORKS:
@@ -97,6 +107,9 @@ class ModelSpec:
             raise SettingsError(f"width must be positive, got {self.width!r}")
         if self.dropout_rate is not None and not 0 <= self.dropout_rate < 1:
             raise SettingsError(f"dropout_rate must lie in [0, 1), got {self.dropout_rate!r}")
+        if self.precision not in PRECISIONS:
+            raise SettingsError(f"unknown precision {self.precision!r}; choose one of "
+                                f"{list(PRECISIONS)}")
         own = NETWORKS[self.name].convention
         if own is not None:
             # A net without a VGG backbone normalises its input its own way; the spec
@@ -119,7 +132,7 @@ class ModelSpec:
                 "dropout_rate": self.dropout_rate, "learn_upsampling": self.learn_upsampling,
                 "channel_order": self.convention.channel_order,
                 "mean": [float(m) for m in self.convention.mean],
-                "options": dict(self.options)}
+                "options": dict(self.options), "precision": self.precision}
 
     @classmethod
     def from_dict(cls, record):
@@ -139,11 +152,39 @@ def build(spec, images, is_training=None, scope=None, random_stream=None):
     `is_training` is a boolean tensor (default: a placeholder that is False
     unless fed), which switches dropout and batch statistics on;
     `random_stream` (`layers.create_random_stream`) draws the dropout masks
-    from a saved counter, so a resumed run continues them.
+    from a saved counter, so a resumed run continues them. Below float32
+    `spec.precision`, every layer reads its float32 variables cast to the
+    compute dtype and the logits are cast back to float32.
     """
     network = NETWORKS[spec.name]
     extra = {"weights": spec.convention} if network.convention is None else {}
     if network.has_dropout:
         extra["random_stream"] = random_stream
-    return network.builder(images, int(spec.num_classes), is_training=is_training, scope=scope,
-                           **extra, **spec.builder_options())
+    compute = PRECISIONS[spec.precision]
+
+    def make():
+        return network.builder(images, int(spec.num_classes), is_training=is_training,
+                               scope=scope, **extra, **spec.builder_options())
+
+    if compute == tf.float32:
+        return make()
+    with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(),
+                                     custom_getter=reading_in(compute),
+                                     auxiliary_name_scope=False):
+        net = make()
+    return dataclasses.replace(net, logits=tf.cast(net.logits, tf.float32, name="logits_float32"))
+
+
+def reading_in(dtype):
+    """A custom getter that hands out float32 variables cast to `dtype`.
+
+    Batch-norm parameters and statistics (`layers.FLOAT32_VARIABLES`) and
+    other dtypes (the int64 random stream) are handed out as they are.
+    """
+    def cast_getter(getter, name, *args, **kwargs):
+        variable = getter(name, *args, **kwargs)
+        if variable.dtype.base_dtype != tf.float32 \
+                or name.rsplit("/", 1)[-1] in layers.FLOAT32_VARIABLES:
+            return variable
+        return tf.cast(variable, dtype)
+    return cast_getter

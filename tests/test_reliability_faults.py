@@ -19,7 +19,7 @@ SAVE_IN_PROGRESS = ("_temp", ".tempstate")
 
 def train_flags(data_dir, run_dir):
     # Tiny, and without XLA: the run's start-up is most of the test's time.
-    return ["train", "--model", "fcn32s", "--no-xla", "--data-dir", data_dir,
+    return ["train", "--model", "fcn32s", "--xla", "off", "--data-dir", data_dir,
             "--dataset-option", "size=32x32", "--dataset-option", "num_train=4",
             "--dataset-option", "num_val=1", "--width", "0.0625", "--dropout-rate", "0.5",
             "--crop-size", "none", "--batch-size", "2", "--eval-images", "1",

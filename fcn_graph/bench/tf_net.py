@@ -1,4 +1,10 @@
-"""The TensorFlow side: the project's FCN graph, a plain and an XLA-compiled SGD step.
+"""The TensorFlow side: the project's FCN as inference and training graphs sharing weights.
+
+The forward pass is the inference network (`spec.for_inference()`, no
+dropout branch), as `infer`, `eval` and `export` build it; the training
+step is the training network (dropout on) under a momentum-SGD update.
+The weights are loaded as a checkpoint restore loads them: assigned once,
+without first running the random initializers.
 
 The XLA step computes loss and gradients in a `tf.function(jit_compile=True)`
 called from the session graph. Inside it the network is built again over
@@ -6,10 +12,10 @@ the variables' current values (passed in as tensors) through a custom
 getter, so the compiled function holds no state; the gradients it returns
 are applied by the same optimizer as the plain step.
 """
-import numpy as np
 import tensorflow as tf
 
 from fcn_graph.bench.flops import forward_flops
+from fcn_graph.bench.profile import op_times
 from fcn_graph.losses import pixelwise_softmax_loss
 from fcn_graph.models import ModelSpec, build
 
@@ -19,51 +25,88 @@ LEARNING_RATE = 1e-10  # the reference FCN rate for a summed loss; values are ir
 MOMENTUM = 0.99
 
 
-class TFBench:
-    """One graph holding the forward pass, the plain training step and (optionally) the XLA step."""
+def bench_spec(model, num_classes, width, backbone, precision="float32"):
+    return ModelSpec(name=model, num_classes=num_classes, backbone=backbone, geometry="caffe",
+                     width=width, precision=precision)
 
-    def __init__(self, model, num_classes, batch, size, width, backbone, xla_step):
+
+def probe(spec, batch, size):
+    """({variable name: initial array}, forward FLOPs) of the inference network at this size.
+
+    The initial values include the bilinear deconvolutions, which stay fixed.
+    """
+    graph = tf.Graph()
+    with graph.as_default():
+        build(spec.for_inference(), v1.placeholder(tf.float32, [batch, size, size, 3]))
+        flops = forward_flops(graph.get_operations())
+        variables = v1.global_variables()
+        init = v1.global_variables_initializer()
+    with v1.Session(graph=graph) as session:
+        session.run(init)
+        return dict(zip([v.op.name for v in variables], session.run(variables))), flops
+
+
+class TFBench:
+    """The inference network, the plain training step and (optionally) the XLA step."""
+
+    def __init__(self, spec, batch, size, xla_step):
         self.graph = tf.Graph()
         with self.graph.as_default():
             self.images = v1.placeholder(tf.float32, [batch, size, size, 3], name="images")
             self.labels = v1.placeholder(tf.int32, [batch, size, size], name="labels")
-            self.is_training = v1.placeholder_with_default(False, [], name="is_training")
-            spec = ModelSpec(name=model, num_classes=num_classes, backbone=backbone,
-                             geometry="caffe", width=width)
-            net = build(spec, self.images, is_training=self.is_training)
-            self.logits = net.logits
-            self.flops = forward_flops(self.graph.get_operations())
+            self.logits = build(spec.for_inference(), self.images,
+                                is_training=tf.constant(False)).logits
             self.variables = v1.global_variables()
+            with v1.variable_scope(v1.get_variable_scope(), reuse=True), \
+                    tf.name_scope("train"):
+                train_logits = build(spec, self.images, is_training=tf.constant(True)).logits
             trainable = v1.trainable_variables()
             optimizer = v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM)
-            loss = pixelwise_softmax_loss(self.logits, self.labels)
+            loss = pixelwise_softmax_loss(train_logits, self.labels)
             self.plain_step = optimizer.minimize(loss, var_list=trainable)
             self.xla_step = None
             if xla_step:
                 grads = compiled_gradients(spec, self.variables, trainable, self.images,
                                            self.labels)
                 self.xla_step = optimizer.apply_gradients(zip(grads, trainable))
-            self.init = v1.global_variables_initializer()
             self.feeds = {v: v1.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables}
             self.assign = tf.group(*[v.assign(p) for v, p in self.feeds.items()])
+            # Optimizer slots start at zero; the network's variables come from `load`.
+            self.init_slots = v1.variables_initializer(
+                [v for v in v1.global_variables() if v not in self.variables])
         self.graph.finalize()
         self.session = v1.Session(graph=self.graph)
-        self.session.run(self.init)
+        self.slots_ready = False
 
-    def set_weights(self, values):
+    def load(self, values):
         """Load {variable name: array} into the graph (fed, never baked into the GraphDef)."""
         self.session.run(self.assign, {p: values[v.op.name] for v, p in self.feeds.items()})
-
-    def weights(self):
-        return dict(zip([v.op.name for v in self.variables], self.session.run(self.variables)))
 
     def forward(self, images):
         return self.session.run(self.logits, {self.images: images})
 
     def step_call(self, images, labels, xla):
+        """A training step. The first one creates the optimizer's (zero) slots, as PyTorch's
+        first step creates its momentum buffers: neither is the forward pass's memory."""
         step = self.xla_step if xla else self.plain_step
-        feed = {self.images: images, self.labels: labels, self.is_training: True}
-        return lambda: self.session.run(step, feed)
+        feed = {self.images: images, self.labels: labels}
+
+        def run_step():
+            self.ensure_slots()
+            self.session.run(step, feed)
+        return run_step
+
+    def ensure_slots(self):
+        if not self.slots_ready:
+            self.session.run(self.init_slots)
+            self.slots_ready = True
+
+    def profiles(self, images, labels):
+        """{phase: (wall seconds, per-op rows)} of a traced forward pass and training step."""
+        self.ensure_slots()
+        return {"forward": op_times(self.session, self.logits, {self.images: images}),
+                "train": op_times(self.session, self.plain_step,
+                                  {self.images: images, self.labels: labels})}
 
     def close(self):
         self.session.close()
@@ -88,29 +131,3 @@ def compiled_gradients(spec, variables, trainable, images, labels):
         return tf.gradients(loss, [values[i] for i in wanted])
 
     return loss_gradients(images, labels, *[v.value() for v in variables])
-
-
-def random_batch(batch, size, num_classes, seed=0):
-    """Images (RGB 0..255) and labels with a tenth of the pixels void."""
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(0, 255, (batch, size, size, 3)).astype(np.float32)
-    labels = rng.integers(0, num_classes, (batch, size, size)).astype(np.int32)
-    labels[rng.random(labels.shape) < 0.1] = 255
-    return images, labels
-
-
-def randomised(values, seed=0):
-    """He-scaled random values for every variable but the fixed bilinear deconvolutions.
-
-    Zero-initialised score layers would make the logits identical in any
-    framework; random ones make the comparison of the two renderings mean something.
-    """
-    rng = np.random.default_rng(seed)
-    out = {}
-    for name, value in values.items():
-        if "upscore" in name:
-            out[name] = value
-            continue
-        fan_in = int(np.prod(value.shape[:-1])) if value.ndim > 1 else 100
-        out[name] = rng.normal(0, np.sqrt(2.0 / fan_in), value.shape).astype(value.dtype)
-    return out
