@@ -78,3 +78,16 @@ def test_the_setting_defaults_to_auto_and_checks_its_mode():
     assert resolve({"xla": False}).xla is False  # a run recorded before the modes
     with pytest.raises(ValueError, match="auto, on or off"):
         resolve({"xla": "sometimes"})
+
+
+def test_a_deterministic_run_does_not_choose_by_timing():
+    said = []
+
+    def never(*args):
+        raise AssertionError("a deterministic run must not time anything")
+
+    assert choose_xla("auto", None, never, None, never, 10_000, True, said.append,
+                      deterministic=True) is False
+    assert "--deterministic" in said[0]
+    assert choose_xla("on", None, never, None, never, 10_000, True, said.append,
+                      deterministic=True) is True

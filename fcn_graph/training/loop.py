@@ -372,7 +372,8 @@ def run_training(run, stream, on_evaluation):
     step, loss, last_checkpoint = start_step, float("nan"), run.resume_from
     xla = choose_xla(config.xla, training.graph, lambda jit: session_config(config, jit),
                      training.initializers, lambda sess: run_update(sess, training, config, False),
-                     config.max_steps - start_step, run.replica is ONE_MACHINE, progress.write)
+                     config.max_steps - start_step, run.replica is ONE_MACHINE, progress.write,
+                     deterministic=config.deterministic)
     try:
         with run.replica.session(training.graph, session_config(config, xla)) as sess, \
                 StopRequest() as stop:

@@ -29,17 +29,24 @@ def xla_mode(value):
     return value
 
 
-def choose_xla(mode, graph, session_config, initializers, update, steps_to_go, alone, log):
+def choose_xla(mode, graph, session_config, initializers, update, steps_to_go, alone, log,
+               deterministic=False):
     """True when the run's session should compile with XLA.
 
     `session_config(jit)` is the ConfigProto of a session with or without
     XLA, `initializers` the op that initialises every variable,
     `update(session)` one training update, `steps_to_go` the updates the run
-    has left, `alone` false for a task of a cluster; `log` gets the verdict.
+    has left, `alone` false for a task of a cluster; `log` gets the verdict. A
+    `deterministic` run keeps XLA off under auto: a choice by timing could differ from
+    run to run, and so could the numbers.
     """
     mode = xla_mode(mode)
     if mode != "auto":
         return mode == "on"
+    if deterministic:
+        log("XLA off: --xla auto does not choose by timing for a --deterministic run (use "
+            "--xla on to compile)")
+        return False
     if not alone:
         log("XLA off: --xla auto does not time a cluster task's session (use --xla on to "
             "compile)")
