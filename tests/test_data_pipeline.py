@@ -261,15 +261,21 @@ def first_batch(dataset):
         return sess.run(batch)
 
 
+def without_and_with(source, seed, **augmentation):
+    """The first batch with flips and scales off, then with `augmentation` added."""
+    plain = {"flip": False, "scale_range": (1.0, 1.0)}
+    batches = []
+    for augment in (plain, dict(plain, **augmentation)):
+        with tf.Graph().as_default():
+            batches.append(first_batch(make_dataset(source, "train", shuffle=False,
+                                                    augment=augment, seed=seed)))
+    return batches
+
+
 @pytest.mark.parametrize("fill", ["ignore", "zero"])
 def test_shift_augmentation_translates_image_and_label_together(tmp_path, fill):
     source = get_dataset("synthetic", str(tmp_path), size=(40, 48), num_train=2, num_val=1)
-    plain = {"flip": False, "scale_range": (1.0, 1.0)}
-    with tf.Graph().as_default():
-        still = first_batch(make_dataset(source, "train", shuffle=False, augment=plain, seed=1))
-    with tf.Graph().as_default():
-        moved = first_batch(make_dataset(source, "train", shuffle=False, seed=1,
-                                         augment=dict(plain, max_shift=0.25, shift_fill=fill)))
+    still, moved = without_and_with(source, 1, max_shift=0.25, shift_fill=fill)
     image, label = still["image"][0], still["label"][0]
     shifted_image, shifted_label = moved["image"][0], moved["label"][0]
     # Find the translation from the label, then check the image moved by the same amount.
@@ -291,12 +297,7 @@ def test_shift_augmentation_translates_image_and_label_together(tmp_path, fill):
 
 def test_hue_augmentation_changes_colours_not_labels(tmp_path):
     source = get_dataset("synthetic", str(tmp_path), size=(24, 32), num_train=1, num_val=1)
-    plain = {"flip": False, "scale_range": (1.0, 1.0)}
-    with tf.Graph().as_default():
-        still = first_batch(make_dataset(source, "train", shuffle=False, augment=plain, seed=2))
-    with tf.Graph().as_default():
-        hued = first_batch(make_dataset(source, "train", shuffle=False, seed=2,
-                                        augment=dict(plain, hue_delta=0.1)))
+    still, hued = without_and_with(source, 2, hue_delta=0.1)
     np.testing.assert_array_equal(hued["label"], still["label"])
     assert not np.allclose(hued["image"], still["image"])
     assert hued["image"].min() >= 0.0 and hued["image"].max() <= 255.0 + 1e-3
