@@ -73,13 +73,16 @@ def upsample_bilinear(x, factor, name="upsample_bilinear"):
     factor = int(factor)
     kernel_size(factor)  # validates the factor
     with tf.name_scope(name):
-        x = tf.convert_to_tensor(x, dtype=tf.float32)
+        x = tf.convert_to_tensor(x)
+        if not x.dtype.is_floating:
+            x = tf.cast(x, tf.float32)
         if x.shape.rank != 4:
             raise ValueError(f"upsample_bilinear expects an NHWC tensor, got shape {x.shape}")
         dims = tf.shape(x)
         batch, height, width, channels = dims[0], dims[1], dims[2], dims[3]
         planes = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [batch * channels, height, width, 1])
-        kernel = tf.constant(bilinear_kernel(factor, 1))
+        # In the input's dtype, so a network computing in 16 bits upsamples in 16 bits.
+        kernel = tf.constant(bilinear_kernel(factor, 1), dtype=x.dtype)
         up = tf.nn.conv2d_transpose(
             planes, kernel,
             output_shape=tf.stack([batch * channels, height * factor, width * factor, 1]),

@@ -6,13 +6,12 @@ import tensorflow as tf
 
 from fcn_graph import layers
 from fcn_graph.errors import SettingsError
-from fcn_graph.models import PRECISIONS, ModelSpec, build
+from fcn_graph.models import PRECISIONS, ModelSpec, build, model_names
 from fcn_graph.rundir import latest_checkpoint, load_record
 from fcn_graph.training import train
 from fcn_graph.training.optim import INITIAL_LOSS_SCALE, LossScaledOptimizer
 
 v1 = tf.compat.v1
-FCN_VARIANTS = ("fcn32s", "fcn16s", "fcn8s", "fcn8s-atonce", "fcn8s-direct", "fcn8s-features")
 
 
 def built(spec, images, training=True, random_stream=None):
@@ -21,7 +20,7 @@ def built(spec, images, training=True, random_stream=None):
     return net.logits
 
 
-@pytest.mark.parametrize("model", FCN_VARIANTS)
+@pytest.mark.parametrize("model", model_names())
 def test_every_precision_computes_low_and_keeps_float32_variables(model):
     images = np.random.default_rng(0).uniform(0, 255, (1, 40, 40, 3)).astype(np.float32)
     for precision, dtype in PRECISIONS.items():
