@@ -18,11 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from fcn_graph import crf as crf_module
-from fcn_graph import fcn
 from fcn_graph.data.labels import read_image_rgb
 from fcn_graph.errors import DataError, SettingsError
-from fcn_graph.models import NETWORKS, build
-from fcn_graph.nets import simple_fcn, unet
+from fcn_graph.models import build
 from fcn_graph.rundir import checkpoint_restorer, load_record, resolve_checkpoint
 from fcn_graph.scoring import segmentation_outputs
 from fcn_graph.tta import augmented_probabilities, checked_scales
@@ -94,17 +92,6 @@ class InferenceOptions:
         return ", ".join(parts) + f", batch {self.batch_size}"
 
 
-def network_stride(spec):
-    """The network's total stride: its output grid steps by this many input pixels."""
-    builder = NETWORKS[spec.name].builder
-    if builder is unet.build:
-        style = unet.STYLES[spec.options.get("style", "paper")]
-        return 2 ** spec.options.get("depth", style.depth)
-    if builder is simple_fcn.build:
-        return simple_fcn.STRIDE
-    return fcn.STRIDES["fc7"]
-
-
 def mean_rgb(convention):
     """The mean colour of a network's input convention as R, G, B: what padding should hold."""
     mean = tuple(float(m) for m in convention.mean)
@@ -123,7 +110,7 @@ class InferenceNetwork:
         self.images = v1.placeholder(tf.float32, [None, None, None, 3], name="images")
         net = build(spec.for_inference(), self.images)
         self.probabilities, self.labels = segmentation_outputs(net.logits)
-        self.stride = network_stride(spec)
+        self.stride = spec.stride
         self.fill = mean_rgb(spec.convention)
 
     def runner(self, sess):

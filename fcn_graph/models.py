@@ -42,6 +42,8 @@ class Network:
     # weights decide.
     convention: Optional[Callable[[Mapping], InputConvention]] = None
     has_dropout: bool = True  # takes a `random_stream` for its dropout masks
+    # The total stride, given the options: the output grid steps by this many input pixels.
+    stride: Callable[[Mapping], int] = lambda options: fcn.STRIDES["fc7"]
 
 
 def imagenet(options):
@@ -53,14 +55,24 @@ def unet_convention(options):
     return UNIT_RANGE_CONVENTION if options.get("style") == "tf_example" else IMAGENET_CONVENTION
 
 
+def unet_stride(options):
+    return 2 ** options.get("depth", unet.STYLES[options.get("style", "paper")].depth)
+
+
+def simple_fcn_stride(options):
+    del options  # four poolings whatever the options
+    return simple_fcn.STRIDE
+
+
 NETWORKS = {
     **{variant: Network(functools.partial(fcn.build_fcn, variant=variant), FCN_FIELDS)
        for variant in fcn.VARIANTS},
     "simple_fcn": Network(simple_fcn.build, ("width",), {"skips": False}, imagenet,
-                          has_dropout=False),
+                          has_dropout=False, stride=simple_fcn_stride),
     "simple_fcn_skips": Network(simple_fcn.build, ("width",), {"skips": True}, imagenet,
-                                has_dropout=False),
-    "unet": Network(unet.build, ("width", "dropout_rate"), {}, unet_convention),
+                                has_dropout=False, stride=simple_fcn_stride),
+    "unet": Network(unet.build, ("width", "dropout_rate"), {}, unet_convention,
+                    stride=unet_stride),
 }
 
 
@@ -115,6 +127,11 @@ class ModelSpec:
             # A net without a VGG backbone normalises its input its own way; the spec
             # records that way, whatever it was given.
             object.__setattr__(self, "convention", own(self.options))
+
+    @property
+    def stride(self):
+        """The network's total stride: its output grid steps by this many input pixels."""
+        return NETWORKS[self.name].stride(self.options)
 
     def for_inference(self):
         """The same network without dropout: at inference the graph holds no conditional."""

@@ -7,7 +7,7 @@ from skimage.transform import resize
 from fcn_graph.data import get_dataset
 from fcn_graph.errors import SettingsError
 from fcn_graph.evaluation import evaluate_run
-from fcn_graph.inference import InferenceOptions, Segmenter, mean_rgb, network_stride, predict
+from fcn_graph.inference import InferenceOptions, Segmenter, mean_rgb, predict
 from fcn_graph.metrics import confusion_matrix
 from fcn_graph.models import ModelSpec
 from fcn_graph.windows import pad_to
@@ -135,7 +135,7 @@ def test_infer_tiles_batches_and_reports_rate_and_memory(tiny_run, tmp_path, cap
 
 def test_network_stride_follows_the_spec():
     def stride(name, **options):
-        return network_stride(ModelSpec(name=name, num_classes=2, options=options))
+        return ModelSpec(name=name, num_classes=2, options=options).stride
     assert stride("fcn8s") == stride("fcn32s") == 32
     assert stride("simple_fcn") == 16
     assert stride("unet") == 16 and stride("unet", depth=2) == 4
