@@ -33,12 +33,13 @@ def evaluate_graph(source, split, spec, restorer, crf=None, max_images=None, opt
     road the report also holds the road benchmark's scores, under `road`.
     """
     options = options or InferenceOptions()
+    spec = options.network(spec)
     graph = tf.Graph()
     with graph.as_default():
         scoring = dict(max_images=max_images, crf_options=crf_settings(crf),
                        road_class=road_class(source))
         if options.whole_image:
-            scorer = SplitScorer(source, split, lambda images: build(spec.for_inference(), images),
+            scorer = SplitScorer(source, split, lambda images: build(spec, images),
                                  **scoring)
         else:
             network = InferenceNetwork(spec)

@@ -106,8 +106,12 @@ def gaussian_filter(image, sigma, axis):
                          axis=axis + 1)
 
 
-def export_run(checkpoint, out_dir, frozen=None, scales=(1.0,), flip=False, overwrite=False):
+def export_run(checkpoint, out_dir, frozen=None, scales=(1.0,), flip=False, overwrite=False,
+               precision=None):
     """Write the SavedModel to `out_dir` (which must not exist) and optionally a frozen .pb.
+
+    The network computes in `precision` (default: the one it was trained
+    in); its input and outputs are the same in every precision.
 
     `scales` and `flip` (test-time augmentation, fixed at export) add the
     signature TTA_SIGNATURE, whose outputs average the probabilities over
@@ -127,7 +131,8 @@ def export_run(checkpoint, out_dir, frozen=None, scales=(1.0,), flip=False, over
     if frozen and os.path.exists(frozen) and not overwrite:
         raise OutputExistsError(f"--frozen {frozen} already exists; choose another file or "
                                 f"pass --overwrite to replace it")
-    graph, image, signatures = build_serving_graph(record.model, scales, flip)
+    spec = record.model.for_inference(precision)
+    graph, image, signatures = build_serving_graph(spec, scales, flip)
     with graph.as_default():
         restore = checkpoint_restorer(checkpoint_path)
         export_saver = v1.train.Saver(sharded=True)
@@ -151,16 +156,17 @@ def export_run(checkpoint, out_dir, frozen=None, scales=(1.0,), flip=False, over
                 f.write(frozen_graph.SerializeToString())
     tta = {"signature": TTA_SIGNATURE, "scales": [float(s) for s in scales], "flip": bool(flip)} \
         if TTA_SIGNATURE in signatures else None
-    write_classes(out_dir, record, tta)
+    write_classes(out_dir, record, spec.precision, tta)
     return {"saved_model": out_dir, "frozen": frozen, "checkpoint": checkpoint_path,
-            "signatures": sorted(signatures)}
+            "signatures": sorted(signatures), "precision": spec.precision}
 
 
-def write_classes(out_dir, record, tta=None):
+def write_classes(out_dir, record, precision, tta=None):
     path = os.path.join(out_dir, CLASSES_FILE)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     classes = {"class_names": list(record.class_names),
                "colors": [list(color) for color in record.colors],
-               "ignore_label": record.ignore_label, "model": record.model.name, "tta": tta}
+               "ignore_label": record.ignore_label, "model": record.model.name,
+               "precision": precision, "tta": tta}
     with open(path, "w") as f:
         json.dump(classes, f, indent=2)

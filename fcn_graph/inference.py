@@ -21,6 +21,7 @@ from fcn_graph import crf as crf_module
 from fcn_graph.data.labels import read_image_rgb
 from fcn_graph.errors import DataError, SettingsError
 from fcn_graph.models import build
+from fcn_graph.precision import PRECISIONS
 from fcn_graph.rundir import checkpoint_restorer, load_record, resolve_checkpoint
 from fcn_graph.scoring import segmentation_outputs
 from fcn_graph.tta import augmented_probabilities, checked_scales
@@ -43,12 +44,15 @@ class InferenceOptions:
     the image's own frame (see `fcn_graph.tta`). `batch_size` is how many
     images go into one session run for whole-image inference (padded to the
     largest with the mean colour), or how many tiles with `tile`.
+    `precision` (a `fcn_graph.precision.PRECISIONS` name) is the one the
+    network computes in; None keeps the one it was trained in.
     """
     tile: Optional[Tuple[int, int]] = None
     overlap: Tuple[int, int] = (0, 0)
     scales: Tuple[float, ...] = (1.0,)
     flip: bool = False
     batch_size: int = 1
+    precision: Optional[str] = None
 
     def __post_init__(self):
         overlap = size_pair(self.overlap, "--overlap", least=0)
@@ -65,6 +69,9 @@ class InferenceOptions:
         object.__setattr__(self, "scales", tuple(checked_scales(self.scales)))
         object.__setattr__(self, "flip", bool(self.flip))
         object.__setattr__(self, "batch_size", at_least(self.batch_size, 1, "--batch-size"))
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise SettingsError(f"--precision must be one of {list(PRECISIONS)}, got "
+                                f"{self.precision!r}")
 
     @property
     def augmented(self):
@@ -89,7 +96,14 @@ class InferenceOptions:
         if self.augmented:
             parts.append(f"scales {','.join(f'{s:g}' for s in self.scales)}"
                          + (" with flips" if self.flip else ""))
-        return ", ".join(parts) + f", batch {self.batch_size}"
+        parts.append(f"batch {self.batch_size}")
+        if self.precision is not None:
+            parts.append(self.precision)
+        return ", ".join(parts)
+
+    def network(self, spec):
+        """The spec these options run: `spec` for inference, in the precision asked for."""
+        return spec.for_inference(self.precision)
 
 
 def mean_rgb(convention):
@@ -196,7 +210,8 @@ class Segmenter:
         self.crf_options = crf_settings(crf)
         self.graph = tf.Graph()
         with self.graph.as_default():
-            self.network = InferenceNetwork(self.record.model)
+            self.spec = self.options.network(self.record.model)
+            self.network = InferenceNetwork(self.spec)
             restore = checkpoint_restorer(self.checkpoint)
         self.options.check_stride(self.network.stride)
         self.graph.finalize()

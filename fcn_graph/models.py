@@ -20,16 +20,11 @@ from fcn_graph import fcn, layers
 from fcn_graph.convention import REFERENCE_CONVENTION, InputConvention
 from fcn_graph.errors import SettingsError
 from fcn_graph.nets import IMAGENET_CONVENTION, UNIT_RANGE_CONVENTION, simple_fcn, unet
+from fcn_graph.precision import PRECISIONS
 from fcn_graph.vgg import GEOMETRIES, REPEATS
 
 # Builder options that ModelSpec carries as fields (the rest go in `options`).
 FCN_FIELDS = ("backbone", "geometry", "width", "learn_upsampling", "dropout_rate")
-# The dtype convolutions compute in, per precision. Variables stay float32
-# in every one (the master weights the optimizer updates); the logits, and
-# so the loss, softmax and metrics, are float32 again. bfloat16 is the CPU
-# choice (native with AVX512_BF16 or AMX), mixed_float16 the GPU one (it
-# needs loss scaling in training, see training.optim).
-PRECISIONS = {"float32": tf.float32, "bfloat16": tf.bfloat16, "mixed_float16": tf.float16}
 
 
 @dataclass(frozen=True)
@@ -133,9 +128,10 @@ class ModelSpec:
         """The network's total stride: its output grid steps by this many input pixels."""
         return NETWORKS[self.name].stride(self.options)
 
-    def for_inference(self):
-        """The same network without dropout: at inference the graph holds no conditional."""
-        return dataclasses.replace(self, dropout_rate=0.0)
+    def for_inference(self, precision=None):
+        """The same network without dropout (at inference the graph holds no conditional),
+        computing in `precision` (default: the precision it was trained in)."""
+        return dataclasses.replace(self, dropout_rate=0.0, precision=precision or self.precision)
 
     def builder_options(self):
         network = NETWORKS[self.name]

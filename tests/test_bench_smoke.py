@@ -116,9 +116,10 @@ def test_precisions_side_by_side():
 
 
 def test_an_emulated_precision_is_named_not_timed_and_xla_is_kept_or_not(monkeypatch):
-    from fcn_graph.bench import BenchOptions, format_report, peak, run_benchmark
-    monkeypatch.setattr(peak, "cpu_flags", lambda: {"avx2", "fma"})
-    monkeypatch.setattr(peak, "gpu_capabilities", lambda: [])
+    from fcn_graph import precision
+    from fcn_graph.bench import BenchOptions, format_report, run_benchmark
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "fma"})
+    monkeypatch.setattr(precision, "gpu_capabilities", lambda: [])
     report = run_benchmark(BenchOptions(model="fcn32s", size=32, width=0.0625, num_classes=3,
                                         steps=1, warmup=1, xla="auto",
                                         precisions=("float32", "bfloat16")))
@@ -133,7 +134,7 @@ def test_an_emulated_precision_is_named_not_timed_and_xla_is_kept_or_not(monkeyp
 
 
 def test_native_support_follows_the_cpu_flags_and_gpu_capability():
-    from fcn_graph.bench.peak import native_support
+    from fcn_graph.precision import native_support
     assert native_support("float32", flags=set(), capabilities=[])[0]
     assert native_support("bfloat16", flags={"avx512_bf16"}, capabilities=[])[0]
     assert native_support("bfloat16", flags={"amx_bf16"}, capabilities=[])[0]

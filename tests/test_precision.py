@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from fcn_graph import layers
 from fcn_graph.errors import SettingsError
-from fcn_graph.models import PRECISIONS, ModelSpec, build, model_names
+from fcn_graph.models import ModelSpec, build, model_names
+from fcn_graph.precision import PRECISIONS
 from fcn_graph.rundir import latest_checkpoint, load_record
 from fcn_graph.training import train
 from fcn_graph.training.optim import INITIAL_LOSS_SCALE, LossScaledOptimizer

@@ -19,12 +19,12 @@ from fcn_graph.bench.flops import TRAINING_FACTOR
 from fcn_graph.bench.inputs import randomised
 from fcn_graph.bench.jobs import run_job
 from fcn_graph.bench.measure import PeakMemory
-from fcn_graph.bench.peak import MATMUL_SIZE, native_support
+from fcn_graph.bench.peak import MATMUL_SIZE
 from fcn_graph.bench.profile import format_profile
 from fcn_graph.bench.tf_net import bench_spec, probe
 from fcn_graph.errors import MissingDependencyError, SettingsError
 from fcn_graph.fcn import VARIANTS
-from fcn_graph.models import PRECISIONS
+from fcn_graph.precision import PRECISIONS, native_support
 
 XLA_MODES = ("auto", "on", "off")
 # The PyTorch rendering has the reference heads, which fuse class scores.

@@ -4,7 +4,7 @@ import json
 
 from fcn_graph.bench import BenchOptions, format_report, run_benchmark
 from fcn_graph.bench.runner import BENCH_VARIANTS
-from fcn_graph.models import PRECISIONS
+from fcn_graph.precision import PRECISIONS
 from fcn_graph.training.config import NON_NEGATIVE, POSITIVE, at_least, checked_argument
 
 

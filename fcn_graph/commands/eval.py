@@ -8,9 +8,9 @@ from fcn_graph.errors import OutputExistsError, UsageError
 from fcn_graph.evaluation import evaluate_run, evaluate_weights
 from fcn_graph.fcn import VARIANTS
 from fcn_graph.commands.infer import (add_inference_arguments, inference_options,
-                                     measured_memory, memory_line)
+                                     measured_memory, memory_line, print_precision_note)
 from fcn_graph.commands.weights import add_weight_source_arguments, weight_source_options
-from fcn_graph.rundir import describe_checkpoint
+from fcn_graph.rundir import describe_checkpoint, load_record
 from fcn_graph.scoring import format_table, json_ready
 
 
@@ -52,6 +52,9 @@ def run(args):
                   options=inference_options(args))
     if args.weights and (not args.model or not args.dataset):
         raise UsageError("eval --weights needs --model (the file's FCN variant) and --dataset")
+    # A released model file computes in float32 unless told otherwise; a run, as it trained.
+    print_precision_note(common["options"].precision or (
+        "float32" if args.weights else load_record(args.checkpoint).model.precision))
     with measured_memory() as memory:
         if args.weights:
             result = evaluate_weights(args.weights, args.model, args.dataset,

@@ -13,11 +13,12 @@ import tempfile
 import tensorflow as tf
 
 from fcn_graph.bench.measure import time_calls
-from fcn_graph.commands.infer import count, parse_scales, parse_size
+from fcn_graph.commands.infer import count, parse_scales, parse_size, print_precision_note
 from fcn_graph.errors import DataError, OutputExistsError, UsageError
 from fcn_graph.evaluation import evaluation_source
 from fcn_graph.export import INPUT_NAME, SIGNATURE, TTA_SIGNATURE, export_run
 from fcn_graph.inference import as_rgb_array, image_files
+from fcn_graph.precision import PRECISIONS
 from fcn_graph.rundir import describe_checkpoint, load_record
 from fcn_graph.tflite import (convert_saved_model, fitted, load_signature, parity_report,
                               tflite_runner)
@@ -43,6 +44,10 @@ def register(subparsers):
                              "scales (fixed at export), e.g. 0.5,0.75,1,1.25,1.5")
     parser.add_argument("--flip", action="store_true",
                         help="add signature 'tta' averaging over left-right mirror images too")
+    parser.add_argument("--precision", choices=list(PRECISIONS),
+                        help="compute precision of the exported network's convolutions "
+                             "(default: the one it was trained in); its input and outputs are "
+                             "the same in every precision")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing --frozen or --tflite file (never a SavedModel "
                              "directory)")
@@ -67,15 +72,17 @@ def run(args):
     if not args.out and not args.tflite:
         raise UsageError("export needs --out (a SavedModel directory), --tflite (a .tflite "
                          "file) or both")
+    print_precision_note(args.precision or load_record(args.checkpoint).model.precision)
     if args.tflite:
         check_tflite_arguments(args)
         parity, calibration = tflite_images(args)
     with scratch_directory(args.out) as out:
         result = export_run(args.checkpoint, out, frozen=args.frozen, scales=args.scales,
-                            flip=args.flip, overwrite=args.overwrite)
+                            flip=args.flip, overwrite=args.overwrite, precision=args.precision)
         if args.out:
             print(f"SavedModel of {describe_checkpoint(result['checkpoint'])} written to {out} "
-                  f"(signatures {', '.join(result['signatures'])})")
+                  f"(signatures {', '.join(result['signatures'])}, computing in "
+                  f"{result['precision']})")
         if result["frozen"]:
             tta = (", and 'tta_labels:0', 'tta_probabilities:0'"
                    if TTA_SIGNATURE in result["signatures"] else "")
@@ -91,6 +98,12 @@ def check_tflite_arguments(args):
     if args.quantize == "int8" and not args.calibration_data:
         raise UsageError("--quantize int8 needs --calibration-data DIR: a folder of a few dozen "
                          "images like those the model will see")
+    precision = args.precision or load_record(args.checkpoint).model.precision
+    if precision != "float32":
+        # TFLite has no 16-bit convolutions of its own; its float16 is a weight format.
+        raise UsageError(f"--tflite converts a float32 network, and this one would compute in "
+                         f"{precision}; pass --precision float32 (with --quantize float16 "
+                         f"for 16-bit weights)")
     if os.path.exists(args.tflite) and not args.overwrite:
         raise OutputExistsError(f"--tflite {args.tflite} already exists; choose another file "
                                 f"or pass --overwrite to replace it")

@@ -23,6 +23,7 @@ from fcn_graph.bench.measure import PeakMemory, resident_bytes
 from fcn_graph.data import overlay, save_label_png, voc_palette
 from fcn_graph.errors import OutputExistsError, SettingsError
 from fcn_graph.inference import InferenceOptions, Segmenter, as_rgb_array, image_files
+from fcn_graph.precision import PRECISIONS, emulation_note
 from fcn_graph.rundir import describe_checkpoint
 from fcn_graph.training.config import NON_NEGATIVE, at_least, checked_argument
 from fcn_graph.tta import checked_scales
@@ -72,12 +73,23 @@ def add_inference_arguments(parser, batch_help):
     group.add_argument("--flip", action="store_true",
                        help="test-time augmentation: also average over left-right mirror images")
     group.add_argument("--batch-size", type=count("--batch-size"), default=1, help=batch_help)
+    group.add_argument("--precision", choices=list(PRECISIONS),
+                       help="compute precision of the network's convolutions (default: the "
+                            "one it was trained in); its weights and probabilities stay "
+                            "float32")
 
 
 def inference_options(args):
     """The InferenceOptions of the flags `add_inference_arguments` added."""
     return InferenceOptions(tile=args.tile, overlap=args.overlap, scales=args.scales,
-                            flip=args.flip, batch_size=args.batch_size)
+                            flip=args.flip, batch_size=args.batch_size, precision=args.precision)
+
+
+def print_precision_note(precision):
+    """Say so before the work when `precision` is emulated on this machine."""
+    note = emulation_note(precision)
+    if note:
+        print(note)
 
 
 def measured_memory():
@@ -153,6 +165,7 @@ def run(args):
     with measured_memory() as memory, \
             Segmenter(args.checkpoint, crf=crf.chosen_options(args), options=options) as segmenter:
         print(f"checkpoint: {describe_checkpoint(segmenter.checkpoint)}")
+        print_precision_note(segmenter.spec.precision)
         os.makedirs(args.out, exist_ok=True)
         colors = segmenter.colors or voc_palette(len(segmenter.class_names))
         started = time.perf_counter()

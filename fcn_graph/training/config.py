@@ -27,7 +27,8 @@ from typing import Any, Callable, Optional
 
 from fcn_graph.distributed.spec import TASK_PATTERN
 from fcn_graph.errors import SettingsError
-from fcn_graph.models import PRECISIONS, model_names
+from fcn_graph.models import model_names
+from fcn_graph.precision import PRECISIONS
 from fcn_graph.vgg import GEOMETRIES, REPEATS
 
 GROUPS = ("model", "data", "solver", "run")

@@ -32,6 +32,7 @@ from fcn_graph.distributed import ONE_MACHINE, join
 from fcn_graph.errors import CheckpointError, SettingsError
 from fcn_graph.layers import create_random_stream
 from fcn_graph.models import ModelSpec, build, has_vgg_backbone
+from fcn_graph.precision import emulation_note
 from fcn_graph.rundir import (POSITION_VARIABLE, RunRecord, checkpoint_dir, checkpoint_position,
                               checkpoint_restorer, checkpoint_step, newest_complete_checkpoint,
                               optional_record, prefix_step, resolve_checkpoint, saved_checkpoints,
@@ -212,6 +213,9 @@ def build_training_graph(run, start_step, start_position=None):
 
 def initialize(sess, training, run, log):
     sess.run(training.initializers)
+    note = emulation_note(run.config.precision)
+    if note:
+        log(note)
     if run.config.class_weights:
         log(class_weights_line(run.config.class_weights, run.source.class_names))
     if run.resume_from:
