@@ -3,6 +3,7 @@ its loss dynamically and skips updates whose gradients overflow."""
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from fcn_graph import layers
 from fcn_graph.errors import SettingsError
@@ -138,10 +139,22 @@ def test_training_in_each_precision(precision, tmp_path):
                     "dataset_options": {"size": (32, 32), "num_train": 4, "num_val": 2},
                     "crop_size": None, "batch_size": 2, "max_steps": 3, "eval_every": 3,
                     "save_every": 3, "run_dir": str(tmp_path / "run"), "seed": 1,
-                    "image_summaries": 0})
+                    "image_summaries": 0, "summary_every": 1})
     assert np.isfinite(result["loss"]) and np.isfinite(result["validation"]["mean_iu"])
     assert load_record(str(tmp_path / "run")).model.precision == precision
     reader = tf.train.load_checkpoint(latest_checkpoint(str(tmp_path / "run" / "checkpoints")))
     dtypes = reader.get_variable_to_dtype_map()
     assert {dtypes[name] for name in dtypes if "/weights" in name} == {tf.float32}
     assert ("loss_scale/scale" in dtypes) == (precision == "mixed_float16")
+    # TensorBoard follows the loss scale and the updates it skipped, step by step.
+    events = EventAccumulator(str(tmp_path / "run"), size_guidance={"scalars": 0}).Reload()
+    scaled = precision == "mixed_float16"
+    assert ("train/loss_scale" in events.Tags()["scalars"]) == scaled
+    if scaled:
+        scales = [(e.step, e.value) for e in events.Scalars("train/loss_scale")]
+        skipped = [e.value for e in events.Scalars("train/skipped_updates")]
+        assert [step for step, _ in scales] == [1, 2, 3]
+        # Each skipped update halved the scale, and nothing else moves it in 3 steps.
+        assert [value for _, value in scales] == [INITIAL_LOSS_SCALE / 2 ** n for n in skipped]
+        assert skipped == sorted(skipped) and skipped[-1] == reader.get_tensor(
+            "loss_scale/skipped_updates")

@@ -415,7 +415,8 @@ def run_training(run, stream, on_evaluation):
                 if not run.replica.is_chief:
                     continue  # summaries, checkpoints and validation are the chief's
                 if step % config.summary_every == 0 or step == config.max_steps:
-                    writer.scalars(step, {"train/loss": loss, "train/learning_rate": lr})
+                    writer.scalars(step, {"train/loss": loss, "train/learning_rate": lr,
+                                          **sess.run(training.update.scalars)})
                     if histograms is not None:
                         writer.serialized(step, histograms)
                 if step % config.save_every == 0 or step == config.max_steps or stop:

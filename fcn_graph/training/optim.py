@@ -22,8 +22,9 @@ the loss is multiplied by a scale before differentiation and the float32
 gradients divided by it after; an update whose gradients overflowed is
 skipped (each one logged and counted), halving the scale.
 """
+import dataclasses
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import tensorflow as tf
 
@@ -53,6 +54,8 @@ class Update:
     gradients: List[Tuple[tf.Tensor, tf.Variable]]
     aggregation: Optional[SynchronousAggregation] = None
     aggregate: Optional[tf.Tensor] = None
+    # Optimizer state worth a TensorBoard scalar (the loss scale): {tag: variable}.
+    scalars: Mapping[str, tf.Variable] = dataclasses.field(default_factory=dict)
 
 
 def learning_rate(config, global_step):
@@ -94,6 +97,10 @@ class LossScaledOptimizer:
                 v1.get_variable(name, [], tf.int64, trainable=False,
                                 initializer=v1.zeros_initializer())
                 for name in ("good_updates", "skipped_updates"))
+
+    @property
+    def scalars(self):
+        return {"train/loss_scale": self.scale, "train/skipped_updates": self.skipped_updates}
 
     def compute_gradients(self, loss, **kwargs):
         scale = self.scale.read_value()
@@ -148,24 +155,26 @@ def build_update(data_loss, config, global_step, random_stream, task=None):
         total_loss = tf.add(data_loss, weight_decay_loss(config.weight_decay), name="total_loss")
         lr = learning_rate(config, global_step)
         optimizer = make_optimizer(config, lr)
+        scalars = getattr(optimizer, "scalars", {})
         # Batch-norm moving averages of the training towers, built before this
         # (validation, built after, keeps its statistics fixed): updated by every batch.
         statistics = v1.get_collection(v1.GraphKeys.UPDATE_OPS)
         if task is not None and not config.asynchronous:
-            return synchronous_update(data_loss, total_loss, lr, optimizer, config, global_step,
-                                      random_stream, statistics, task)
+            return dataclasses.replace(
+                synchronous_update(data_loss, total_loss, lr, optimizer, config, global_step,
+                                   random_stream, statistics, task), scalars=scalars)
         grads_and_vars = scale_bias_gradients(gradients(optimizer, total_loss),
                                               config.bias_lr_mult)
         if config.accumulate == 1:
             apply_op = tf.group(optimizer.apply_gradients(grads_and_vars, global_step),
                                 *statistics)
             return Update(total_loss, lr, None, advancing(apply_op, random_stream),
-                          grads_and_vars)
+                          grads_and_vars, scalars=scalars)
         accumulate_op, averaged, sums = accumulators(grads_and_vars, config.accumulate)
         accumulate_op = advancing(tf.group(accumulate_op, *statistics), random_stream)
         apply_op = optimizer.apply_gradients(averaged, global_step)
         return Update(total_loss, lr, accumulate_op,
-                      emptying(sums, apply_op, "apply_accumulated"), averaged)
+                      emptying(sums, apply_op, "apply_accumulated"), averaged, scalars=scalars)
 
 
 def gradients(optimizer, loss):
