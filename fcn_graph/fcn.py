@@ -200,7 +200,8 @@ FUSE = {"scores": fuse_coarse_to_fine, "features": fuse_coarse_to_fine, "direct"
 
 def build_fcn(images, num_classes, variant, backbone="vgg16", geometry="caffe",
               is_training=None, weights=None, learn_upsampling=None, scope=None,
-              width=1.0, dropout_rate=0.5, score_init=None, random_stream=None):
+              width=1.0, dropout_rate=0.5, score_init=None, random_stream=None,
+              recompute_blocks=0):
     """Build an FCN on RGB 0..255 NHWC `images` and return an `FCN`.
 
     `weights` (anything with `channel_order` and `mean`) sets the input
@@ -209,7 +210,8 @@ def build_fcn(images, num_classes, variant, backbone="vgg16", geometry="caffe",
     reference's score layers start at zero and its deconvolutions at the
     bilinear kernel, fixed. `score_init='glorot_uniform'` starts the score
     layers as TF-slim starts a new fc8. `random_stream` (see
-    `layers.dropout`) makes the dropout masks resumable.
+    `layers.dropout`) makes the dropout masks resumable. `recompute_blocks`
+    (training only) is `build_vgg`'s.
     """
     if variant not in VARIANTS:
         raise SettingsError(f"unknown FCN variant {variant!r}; choose one of {sorted(VARIANTS)}")
@@ -224,7 +226,7 @@ def build_fcn(images, num_classes, variant, backbone="vgg16", geometry="caffe",
         if is_training is None:
             is_training = tf.compat.v1.placeholder_with_default(False, [], name="is_training")
         fc7, end_points = build_vgg(images, backbone, geometry, is_training, weights,
-                                    width, dropout_rate, random_stream)
+                                    width, dropout_rate, random_stream, recompute_blocks)
         head = Head(spec, GEOMETRY[geometry], num_classes, end_points, score_init,
                     spec.learn_upsampling if learn_upsampling is None else learn_upsampling)
         score = head.score(fc7, "score_fr")

@@ -159,7 +159,7 @@ class ModelSpec:
         return cls(convention=convention, **record)
 
 
-def build(spec, images, is_training=None, scope=None, random_stream=None):
+def build(spec, images, is_training=None, scope=None, random_stream=None, recompute_blocks=0):
     """Build `spec` on RGB 0..255 NHWC `images`; returns an object with `logits` and `end_points`.
 
     `is_training` is a boolean tensor (default: a placeholder that is False
@@ -167,10 +167,17 @@ def build(spec, images, is_training=None, scope=None, random_stream=None):
     `random_stream` (`layers.create_random_stream`) draws the dropout masks
     from a saved counter, so a resumed run continues them. Below float32
     `spec.precision`, every layer reads its float32 variables cast to the
-    compute dtype and the logits are cast back to float32.
+    compute dtype and the logits are cast back to float32. `recompute_blocks`
+    (training only, VGG backbones) recomputes the first blocks during
+    backprop instead of keeping their activations (`vgg.recomputed`).
     """
     network = NETWORKS[spec.name]
     extra = {"weights": spec.convention} if network.convention is None else {}
+    if recompute_blocks:
+        if network.convention is not None:
+            raise SettingsError(f"recomputing backbone blocks needs a VGG backbone, and "
+                                f"{spec.name!r} has none")
+        extra["recompute_blocks"] = recompute_blocks
     if network.has_dropout:
         extra["random_stream"] = random_stream
     compute = PRECISIONS[spec.precision]

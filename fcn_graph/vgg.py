@@ -16,34 +16,41 @@ from fcn_graph.convention import apply_input_convention
 # one cell for any input size, and the crops of the heads undo the shift.
 CAFFE_INPUT_PAD = 100
 GEOMETRIES = ("caffe", "same")
+# The blocks `--recompute` runs again during backprop (see `recomputed`).
+RECOMPUTED_BLOCKS = 2
 
 
 def build_vgg(images, arch="vgg16", geometry="caffe", is_training=None, weights=None,
-              width=1.0, dropout_rate=0.5, random_stream=None):
+              width=1.0, dropout_rate=0.5, random_stream=None, recompute_blocks=0):
     """Build the backbone on RGB 0..255 NHWC `images`; return (fc7, end_points).
 
     `geometry='caffe'` is the reference (conv1_1 pad 100, fc6 VALID);
     `'same'` pads every layer SAME. `width` scales every channel count
     (1.0 is VGG; smaller widths make cheap test and demo networks).
+    `recompute_blocks` (training only) recomputes the input convention and
+    the first that many blocks during backprop instead of keeping their
+    activations (see `recomputed`).
     """
     check_arch(arch)
     if geometry not in GEOMETRIES:
         raise ValueError(f"unknown geometry {geometry!r}; choose one of {GEOMETRIES}")
     if is_training is None:
         is_training = tf.compat.v1.placeholder_with_default(False, [], name="is_training")
+    blocks = list(enumerate(zip(REPEATS[arch], BLOCK_CHANNELS), start=1))
+    if not 0 <= recompute_blocks <= len(blocks):
+        raise ValueError(f"recompute_blocks must lie in 0..{len(blocks)}, got {recompute_blocks}")
     end_points = {}
-    net = apply_input_convention(images, weights)
-    if geometry == "caffe":
-        pad = CAFFE_INPUT_PAD
-        net = tf.pad(net, [[0, 0], [pad, pad], [pad, pad], [0, 0]], name="conv1_1_pad")
-    for block, (repeats, channels) in enumerate(zip(REPEATS[arch], BLOCK_CHANNELS), start=1):
-        for i in range(1, repeats + 1):
-            name = f"conv{block}_{i}"
-            # conv1_1's padding was applied above in the caffe geometry.
-            padding = "VALID" if (geometry == "caffe" and name == "conv1_1") else "SAME"
-            net = end_points[name] = layers.conv(net, name, scaled(channels, width), 3,
-                                                 padding=padding)
-        net = end_points[f"pool{block}"] = layers.max_pool(net, f"pool{block}")
+
+    def early_stage(x, points):
+        x = apply_input_convention(x, weights)
+        if geometry == "caffe":
+            pad = CAFFE_INPUT_PAD
+            x = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], name="conv1_1_pad")
+        return conv_blocks(x, blocks[:recompute_blocks], geometry, width, points)
+
+    net = recomputed(early_stage, images, end_points) if recompute_blocks \
+        else early_stage(images, end_points)
+    net = conv_blocks(net, blocks[recompute_blocks:], geometry, width, end_points)
     fc6_padding = "VALID" if geometry == "caffe" else "SAME"
     net = end_points["fc6"] = layers.conv(net, "fc6", scaled(FC_CHANNELS, width), FC6_SIZE,
                                           padding=fc6_padding)
@@ -51,3 +58,37 @@ def build_vgg(images, arch="vgg16", geometry="caffe", is_training=None, weights=
     net = end_points["fc7"] = layers.conv(net, "fc7", scaled(FC_CHANNELS, width), 1)
     net = layers.dropout(net, dropout_rate, is_training, "drop7", random_stream)
     return net, end_points
+
+
+def conv_blocks(net, blocks, geometry, width, end_points):
+    """The 3x3 convolutions and the pooling of each (block, (repeats, channels)) in turn."""
+    for block, (repeats, channels) in blocks:
+        for i in range(1, repeats + 1):
+            name = f"conv{block}_{i}"
+            # conv1_1's padding was applied with the input convention in the caffe geometry.
+            padding = "VALID" if (geometry == "caffe" and name == "conv1_1") else "SAME"
+            net = end_points[name] = layers.conv(net, name, scaled(channels, width), 3,
+                                                 padding=padding)
+        net = end_points[f"pool{block}"] = layers.max_pool(net, f"pool{block}")
+    return net
+
+
+def recomputed(stage, images, end_points):
+    """`stage(images, points)` whose activations are not kept for backprop: the gradient
+    runs it again (`tf.recompute_grad`) once the backward pass reaches it.
+
+    The first two VGG blocks hold the largest activations for the least
+    arithmetic (full and half resolution at 64 and 128 channels). The
+    recomputation applies the same ops to the same inputs and variables, so
+    the gradients are those of the plain graph. Its end points are those of
+    the forward run; the gradient's own run records none.
+    """
+    def run(x):
+        # The forward run fills `end_points`; the gradient's run finds it filled.
+        return stage(x, {} if end_points else end_points)
+
+    # The gradient's run enters the forward's variable scope again: it must find
+    # the stage's variables there rather than create them.
+    with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(),
+                                     reuse=tf.compat.v1.AUTO_REUSE):
+        return tf.recompute_grad(run)(images)

@@ -31,13 +31,14 @@ def test_bench_prints_every_field_and_matches_pytorch(tmp_path, capsys):
     assert run_command(["bench", "--model", "fcn16s", "--size", "40", "--width", "0.0625",
                                  "--classes", "5", "--steps", "2", "--warmup", "1",
                                  "--xla", "off", "--torch", "--profile", "--top", "4",
-                                 "--json", str(out)]) == 0
+                                 "--recompute", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     for field in ("forward ms", "forward GFLOP/s", "forward % f32 peak", "forward peak MiB",
                   "train step ms", "train GFLOP/s", "train % f32 peak", "train peak MiB",
                   "matmul peak", "TF float32 / PyTorch:", "max |logits", "analytic",
                   "kept: plain, the faster", "PyTorch ran on", "profile of TF float32 forward",
-                  "profile of TF float32 train", "op type", "slowest 4"):
+                  "profile of TF float32 train", "op type", "slowest 4",
+                  "TF float32 --recompute / plain step:", "train peak with --recompute"):
         assert field in printed
     report = json.loads(out.read_text())
     assert report["flops_train"] == 3 * report["flops_forward"] > 0
@@ -49,7 +50,13 @@ def test_bench_prints_every_field_and_matches_pytorch(tmp_path, capsys):
         assert np.isfinite(figures["train_gflops_per_s"])
     assert tf_figures["forward_share_of_float32_peak"] > 0
     assert set(report["ratios"]["tensorflow float32 / torch"]) == {
-        "forward_s", "forward_peak_mib", "train_s", "train_peak_mib"}
+        "forward_s", "forward_peak_mib", "train_s", "train_peak_mib", "train_recompute_s",
+        "train_recompute_peak_mib"}
+    assert tf_figures["train_recompute_s"] > 0 and tf_figures["train_recompute_peak_mib"] > 0
+    # The kept step is the faster of plain and XLA; recomputation is a memory choice.
+    assert tf_figures["train_kept"] == "plain"
+    assert set(report["ratios"]["tensorflow float32 recompute over plain"]) == {
+        "train_recompute_s", "train_recompute_peak_mib"}
     import torch
     assert report["torch_device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     # Same weights, same inputs: the two renderings agree to float32 rounding.

@@ -51,6 +51,7 @@ class BenchOptions:
     precisions: tuple = ("float32",)
     rounds: int = 1
     profile: bool = False  # per-op tables of a traced forward pass and training step
+    recompute: bool = False  # also time the plain step recomputing the first two blocks
 
     def check(self):
         if self.model not in BENCH_VARIANTS:
@@ -142,8 +143,11 @@ def ratios(top, bottom, keys):
 
 
 RATIO_NAMES = {"forward_s": "forward", "forward_peak_mib": "forward peak",
-               "train_s": "train step", "train_peak_mib": "train peak"}
+               "train_s": "train step", "train_peak_mib": "train peak",
+               "train_recompute_s": "train step with --recompute",
+               "train_recompute_peak_mib": "train peak with --recompute"}
 RATIO_KEYS = tuple(RATIO_NAMES)
+RECOMPUTE_PAIR = " recompute over plain"
 
 
 def round_ratios(figures):
@@ -153,10 +157,20 @@ def round_ratios(figures):
         if name == TORCH:
             continue
         if TORCH in figures:
-            out[f"{name} / torch"] = ratios(figures[name], figures[TORCH], RATIO_KEYS)
+            # PyTorch's one training step is what TF's recomputing step is compared with too.
+            torch = figures[TORCH]
+            torch = {**torch, "train_recompute_s": torch["train_s"],
+                     "train_recompute_peak_mib": torch["train_peak_mib"]}
+            out[f"{name} / torch"] = ratios(figures[name], torch, RATIO_KEYS)
         if name != "tensorflow float32" and "tensorflow float32" in figures:
             out[f"{name} speed-up over float32"] = ratios(
                 figures["tensorflow float32"], figures[name], ("forward_s", "train_s"))
+        if "train_recompute_s" in figures[name]:
+            plain = figures[name]
+            out[name + RECOMPUTE_PAIR] = {
+                "train_recompute_s": plain["train_recompute_s"] / plain["train_plain_s"],
+                "train_recompute_peak_mib": plain["train_recompute_peak_mib"]
+                / plain["train_plain_peak_mib"]}
     return out
 
 
@@ -276,7 +290,7 @@ def format_report(report, top=15):
                  for figures in results.values()]
         lines.append(f"{label:<22}" + "".join(f"{cell:>16}" for cell in cells))
     for name, figures in results.items():
-        steps = [k for k in ("plain", "xla") if f"train_{k}_s" in figures]
+        steps = [k for k in ("plain", "xla", "recompute") if f"train_{k}_s" in figures]
         if steps:
             lines.append(f"{title(name)} train step: " + ", ".join(
                 f"{k} {1000 * figures[f'train_{k}_s']:.1f} ms, "
@@ -286,8 +300,12 @@ def format_report(report, top=15):
         lines.append("ratios (median over rounds of each round's ratio):")
         for pair, values in report["ratios"].items():
             left, _, right = pair.partition(" / ")
-            label = (f"{title(left)} / PyTorch" if right else
-                     f"{title(pair.split(' speed-up')[0])} speed-up over TF float32")
+            if right:
+                label = f"{title(left)} / PyTorch"
+            elif pair.endswith(RECOMPUTE_PAIR):
+                label = f"{title(pair[:-len(RECOMPUTE_PAIR)])} --recompute / plain step"
+            else:
+                label = f"{title(pair.split(' speed-up')[0])} speed-up over TF float32"
             lines.append(f"  {label + ':':<42}" + ", ".join(
                 f"{RATIO_NAMES[key]} {value:.2f}" for key, value in values.items()))
     if TORCH in results:

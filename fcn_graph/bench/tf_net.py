@@ -18,6 +18,7 @@ from fcn_graph.bench.flops import forward_flops
 from fcn_graph.bench.profile import op_times
 from fcn_graph.losses import pixelwise_softmax_loss
 from fcn_graph.models import ModelSpec, build
+from fcn_graph.vgg import RECOMPUTED_BLOCKS
 
 v1 = tf.compat.v1
 
@@ -47,9 +48,10 @@ def probe(spec, batch, size):
 
 
 class TFBench:
-    """The inference network, the plain training step and (optionally) the XLA step."""
+    """The inference network, the plain training step and optionally the XLA step and the
+    plain step of a training network that recomputes its first blocks (`--recompute`)."""
 
-    def __init__(self, spec, batch, size, xla_step):
+    def __init__(self, spec, batch, size, xla_step, recompute_step=False):
         self.graph = tf.Graph()
         with self.graph.as_default():
             self.images = v1.placeholder(tf.float32, [batch, size, size, 3], name="images")
@@ -63,12 +65,18 @@ class TFBench:
             trainable = v1.trainable_variables()
             optimizer = v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM)
             loss = pixelwise_softmax_loss(train_logits, self.labels)
-            self.plain_step = optimizer.minimize(loss, var_list=trainable)
-            self.xla_step = None
+            self.steps = {"plain": optimizer.minimize(loss, var_list=trainable)}
             if xla_step:
                 grads = compiled_gradients(spec, self.variables, trainable, self.images,
                                            self.labels)
-                self.xla_step = optimizer.apply_gradients(zip(grads, trainable))
+                self.steps["xla"] = optimizer.apply_gradients(zip(grads, trainable))
+            if recompute_step:
+                with v1.variable_scope(v1.get_variable_scope(), reuse=True), \
+                        tf.name_scope("train_recompute"):
+                    logits = build(spec, self.images, is_training=tf.constant(True),
+                                   recompute_blocks=RECOMPUTED_BLOCKS).logits
+                self.steps["recompute"] = optimizer.minimize(
+                    pixelwise_softmax_loss(logits, self.labels), var_list=trainable)
             self.feeds = {v: v1.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables}
             self.assign = tf.group(*[v.assign(p) for v, p in self.feeds.items()])
             # Optimizer slots start at zero; the network's variables come from `load`.
@@ -85,10 +93,11 @@ class TFBench:
     def forward(self, images):
         return self.session.run(self.logits, {self.images: images})
 
-    def step_call(self, images, labels, xla):
-        """A training step. The first one creates the optimizer's (zero) slots, as PyTorch's
-        first step creates its momentum buffers: neither is the forward pass's memory."""
-        step = self.xla_step if xla else self.plain_step
+    def step_call(self, images, labels, kind):
+        """A training step of `kind` (plain, xla, recompute). The first one creates the
+        optimizer's (zero) slots, as PyTorch's first step creates its momentum buffers:
+        neither is the forward pass's memory."""
+        step = self.steps[kind]
         feed = {self.images: images, self.labels: labels}
 
         def run_step():
@@ -105,7 +114,7 @@ class TFBench:
         """{phase: (wall seconds, per-op rows)} of a traced forward pass and training step."""
         self.ensure_slots()
         return {"forward": op_times(self.session, self.logits, {self.images: images}),
-                "train": op_times(self.session, self.plain_step,
+                "train": op_times(self.session, self.steps["plain"],
                                   {self.images: images, self.labels: labels})}
 
     def close(self):

@@ -29,7 +29,8 @@ def measure(job):
     spec = bench_spec(options["model"], options["num_classes"], options["width"],
                       options["backbone"], job["precision"])
     kinds = STEP_KINDS[options["xla"]]
-    bench = TFBench(spec, options["batch"], options["size"], xla_step="xla" in kinds)
+    bench = TFBench(spec, options["batch"], options["size"], xla_step="xla" in kinds,
+                    recompute_step=options["recompute"])
     try:
         with np.load(job["weights"]) as weights:
             bench.load(dict(weights))
@@ -38,9 +39,9 @@ def measure(job):
         steps, warmup = options["steps"], options["warmup"]
         result = {"forward": measure_phase(lambda: bench.forward(images), steps, warmup,
                                            baseline, peaks)}
-        for kind in kinds:
+        for kind in kinds + (("recompute",) if options["recompute"] else ()):
             result[f"train_{kind}"] = measure_phase(
-                bench.step_call(images, labels, kind == "xla"), steps, warmup, baseline, peaks)
+                bench.step_call(images, labels, kind), steps, warmup, baseline, peaks)
         if job["profile"]:
             result["profile"] = {phase: {"wall_s": wall, "ops": rows} for phase, (wall, rows)
                                  in bench.profiles(images, labels).items()}

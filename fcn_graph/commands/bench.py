@@ -53,6 +53,10 @@ def register(subparsers):
     parser.add_argument("--xla", default="auto", choices=("auto", "on", "off"),
                         help="training step compiled with XLA: auto times both and keeps the "
                              "faster")
+    parser.add_argument("--recompute", action="store_true",
+                        help="also time the plain training step recomputing the first two VGG "
+                             "blocks during backprop (train --recompute): its time and peak "
+                             "memory beside the plain step's")
     parser.add_argument("--torch", action="store_true",
                         help="also time the same net in PyTorch eager and compare logits")
     parser.add_argument("--profile", action="store_true",
@@ -69,7 +73,7 @@ def run(args):
                            steps=args.steps, warmup=args.warmup, width=args.width,
                            num_classes=args.classes, backbone=args.backbone, xla=args.xla,
                            torch=args.torch, precisions=args.precision, rounds=args.rounds,
-                           profile=args.profile)
+                           profile=args.profile, recompute=args.recompute)
     report = run_benchmark(options)
     print(format_report(report, args.top))
     if args.json:

@@ -281,6 +281,10 @@ class TrainConfig:
     xla: Any = setting("run", "compile the graph with XLA; auto times a few updates each way "
                               "on this run's graph first and keeps the faster (see "
                               "training.xla_choice)", "auto", check=XLA, parse=str.lower)
+    recompute: bool = setting("run", "recompute the first two VGG blocks during backprop instead "
+                                     "of keeping their activations: less memory for more time, "
+                                     "the same updates (FCNs on a VGG backbone)", False,
+                              parse=bool)
     precision: str = setting("run", "compute precision of the convolutions (variables, loss and "
                                     "metrics stay float32): bfloat16 on CPUs with AVX512_BF16 "
                                     "or AMX, mixed_float16 (dynamic loss scaling) on GPUs",

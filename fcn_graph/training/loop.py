@@ -301,6 +301,10 @@ def prepare(overrides, base=None, replica=ONE_MACHINE):
             f"{directory}: none of its checkpoints reads back completely ("
             + "; ".join(f"{os.path.basename(p)}: {why}" for p, why in skipped.items())
             + "); nothing to resume from: start a new run in another --run-dir")
+    if config.recompute and not has_vgg_backbone(config.model):
+        raise SettingsError(f"--recompute recomputes the first VGG blocks, and --model "
+                            f"{config.model} has no VGG backbone; drop --recompute or choose an "
+                            f"FCN variant")
     if record is not None:
         return Run(config, source, record.model, None, latest, directory, skipped, replica,
                    record.best)

@@ -20,6 +20,7 @@ from fcn_graph.losses import pixelwise_softmax_loss
 from fcn_graph.errors import SettingsError
 from fcn_graph.models import build
 from fcn_graph.training.config import UNSET
+from fcn_graph.vgg import RECOMPUTED_BLOCKS
 
 v1 = tf.compat.v1
 # Ops that hold variable state: placed with the variables, not the tower.
@@ -78,7 +79,8 @@ def build_tower_loss(config, batch, source, spec, devices, random_stream=None):
         with placement(devices, index), tower_names(index), \
                 v1.variable_scope(v1.get_variable_scope(), reuse=index > 0):
             net = build(spec, images[index], is_training=tf.constant(True),
-                        random_stream=random_stream)
+                        random_stream=random_stream,
+                        recompute_blocks=RECOMPUTED_BLOCKS if config.recompute else 0)
             losses.append(pixelwise_softmax_loss(net.logits, labels[index], source.ignore_label,
                                                  normalize=config.loss_normalize,
                                                  class_weights=weights))
