@@ -78,8 +78,9 @@ def recomputed(stage, images, end_points):
     runs it again (`tf.recompute_grad`) once the backward pass reaches it.
 
     The first two VGG blocks hold the largest activations for the least
-    arithmetic (full and half resolution at 64 and 128 channels). The
-    recomputation applies the same ops to the same inputs and variables, so
+    arithmetic (full and half resolution at 64 and 128 channels); whether
+    dropping them lowers the training peak depends on where the peak falls
+    (the README gives what was measured). The recomputation applies the same ops to the same inputs and variables, so
     the gradients are those of the plain graph. Its end points are those of
     the forward run; the gradient's own run records none.
     """

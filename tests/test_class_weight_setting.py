@@ -53,7 +53,7 @@ def tower_loss(class_weights, normalize="sum"):
         v1.set_random_seed(0)
         losses = [build_tower_loss(
             SimpleNamespace(batch_size=1, loss_normalize=normalize, class_weights=weights,
-                            split="train"),
+                            split="train", recompute=False),
             {"image": tf.constant(images), "label": tf.constant(labels)}, source, spec,
             ["/cpu:0"]) for weights in class_weights]
         initialize = v1.global_variables_initializer()
