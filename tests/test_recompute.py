@@ -71,15 +71,15 @@ def test_the_gradient_runs_blocks_one_and_two_again_and_equals_the_plain_one(pre
     assert convolution_runs("recomputed", "conv3_1") == convolution_runs("plain", "conv3_1") > 0
 
 
-@pytest.mark.parametrize("geometry", ["caffe", "same"])
-def test_updates_equal_those_without_recomputation(tmp_path, geometry):
+@pytest.mark.parametrize("geometry, towers", [("caffe", 1), ("same", 1), ("caffe", 2)])
+def test_updates_equal_those_without_recomputation(tmp_path, geometry, towers):
     def run(name, recompute):
         config = TrainConfig(model="fcn8s", width=0.125, geometry=geometry, dropout_rate=0.0,
                              dataset="synthetic", data_dir=str(tmp_path / "data"),
                              dataset_options={"size": (48, 48), "num_train": 4, "num_val": 2},
                              crop_size=None, batch_size=2, max_steps=3, save_every=3,
                              eval_every=3, eval_images=2, seed=5, deterministic=True,
-                             recompute=recompute, run_dir=str(tmp_path / name),
+                             recompute=recompute, towers=towers, run_dir=str(tmp_path / name),
                              image_summaries=0, xla="off")
         result = train(config)
         reader = tf.train.load_checkpoint(result["checkpoint"])
@@ -90,8 +90,8 @@ def test_updates_equal_those_without_recomputation(tmp_path, geometry):
 
     plain, plain_weights, plain_convolutions = run("plain", False)
     again, again_weights, again_convolutions = run("recomputed", True)
-    # The training graph holds the gradient's second run of conv1_1 .. conv2_2.
-    assert again_convolutions == plain_convolutions + 4
+    # The training graph holds the gradient's second run of conv1_1 .. conv2_2, per tower.
+    assert again_convolutions == plain_convolutions + 4 * towers
     np.testing.assert_allclose([loss for _, loss in again["history"]],
                                [loss for _, loss in plain["history"]], rtol=1e-6)
     # Each step moves a weight by up to the learning rate (1e-3, Adam): a wrong gradient
