@@ -74,22 +74,29 @@ def conv_blocks(net, blocks, geometry, width, end_points):
 
 
 def recomputed(stage, images, end_points):
-    """`stage(images, points)` whose activations are not kept for backprop: the gradient
-    runs it again (`tf.recompute_grad`) once the backward pass reaches it.
+    """`stage(images, end_points)` whose activations are not kept for backprop: its gradient
+    runs it again once the backward pass has reached its output.
 
     The first two VGG blocks hold the largest activations for the least
-    arithmetic (full and half resolution at 64 and 128 channels); whether
-    dropping them lowers the training peak depends on where the peak falls
-    (the README gives what was measured). The recomputation applies the same ops to the same inputs and variables, so
-    the gradients are those of the plain graph. Its end points are those of
-    the forward run; the gradient's own run records none.
+    arithmetic (full and half resolution at 64 and 128 channels). The second
+    run applies the same ops to the same inputs and variables, so the
+    gradients are those of the plain graph. It waits on the incoming
+    gradient through a control dependency: `tf.recompute_grad` waits through
+    arithmetic on it instead, which grappler folds away, so its second run
+    started at once and both runs' activations were held together.
     """
-    def run(x):
-        # The forward run fills `end_points`; the gradient's run finds it filled.
-        return stage(x, {} if end_points else end_points)
+    scope = tf.compat.v1.get_variable_scope()
 
-    # The gradient's run enters the forward's variable scope again: it must find
-    # the stage's variables there rather than create them.
-    with tf.compat.v1.variable_scope(tf.compat.v1.get_variable_scope(),
-                                     reuse=tf.compat.v1.AUTO_REUSE):
-        return tf.recompute_grad(run)(images)
+    @tf.custom_gradient
+    def run(x):
+        def gradient(upstream, variables=None):
+            with tf.control_dependencies([upstream]):
+                again = tf.identity(x, name="recompute_input")
+            with tf.compat.v1.variable_scope(scope, reuse=True):
+                output = stage(again, {})
+            # The images need no gradient; the variables read in the stage do.
+            return None, tf.gradients(output, variables, grad_ys=upstream)
+
+        return stage(x, end_points), gradient
+
+    return run(images)
