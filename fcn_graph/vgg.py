@@ -90,10 +90,11 @@ def recomputed(stage, images, end_points):
     @tf.custom_gradient
     def run(x):
         def gradient(upstream, variables=None):
-            with tf.control_dependencies([upstream]):
-                again = tf.identity(x, name="recompute_input")
-            with tf.compat.v1.variable_scope(scope, reuse=True):
-                output = stage(again, {})
+            with tf.name_scope("recompute"):
+                with tf.control_dependencies([upstream]):
+                    again = tf.identity(x, name="input")
+                with tf.compat.v1.variable_scope(scope, reuse=True):
+                    output = stage(again, {})
             # The images need no gradient; the variables read in the stage do.
             return None, tf.gradients(output, variables, grad_ys=upstream)
 

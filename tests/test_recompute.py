@@ -14,9 +14,11 @@ from fcn_graph.vgg import RECOMPUTED_BLOCKS
 v1 = tf.compat.v1
 
 
-def op_names(run_metadata):
-    return {node.node_name for device in run_metadata.step_stats.dev_stats
-            for node in device.node_stats}
+def op_times(run_metadata):
+    """{op name: (start, end) in microseconds} of a traced run."""
+    return {node.node_name: (node.all_start_micros,
+                             node.all_start_micros + node.op_end_rel_micros)
+            for device in run_metadata.step_stats.dev_stats for node in device.node_stats}
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
@@ -64,11 +66,20 @@ def test_the_gradient_runs_blocks_one_and_two_again_and_equals_the_plain_one(pre
                                    atol=1e-4 * np.abs(plain).max(), err_msg=name)
 
     def convolution_runs(name, layer):
-        return sum(1 for op in op_names(traces[name])
+        return sum(1 for op in op_times(traces[name])
                    if layer + "/" in op and op.split("/")[-1] in ("Conv2D", "relu"))
     for layer in ("conv1_1", "conv2_2"):
         assert convolution_runs("recomputed", layer) == 2 * convolution_runs("plain", layer) > 0
     assert convolution_runs("recomputed", "conv3_1") == convolution_runs("plain", "conv3_1") > 0
+    # The second run waits for the backward pass to reach pool2 (conv3_1's input gradient):
+    # started earlier, it would hold its activations beside the first run's.
+    times = op_times(traces["recomputed"])
+    second_run = [start for op, (start, _) in times.items() if "/recompute/conv" in op
+                  and op.rsplit("/recompute/", 1)[1].endswith(("/Conv2D", "/relu"))]
+    reached = [end for op, (_, end) in times.items()
+               if op.endswith("conv3_1/Conv2D_grad/Conv2DBackpropInput")]
+    assert second_run and len(reached) == 1
+    assert min(second_run) >= reached[0]
 
 
 @pytest.mark.parametrize("geometry, towers", [("caffe", 1), ("same", 1), ("caffe", 2)])
