@@ -33,6 +33,7 @@ TF_WORKER = "fcn_graph.bench.tf_worker"
 TORCH_WORKER = "fcn_graph.bench.torch_worker"
 TORCH = "torch"
 PHASES = ("forward", "train")
+RECOMPUTE_SUFFIX = " recompute"
 MATMUL_FLOPS = 2 * MATMUL_SIZE ** 3
 
 
@@ -51,7 +52,9 @@ class BenchOptions:
     precisions: tuple = ("float32",)
     rounds: int = 1
     profile: bool = False  # per-op tables of a traced forward pass and training step
-    recompute: bool = False  # also time the plain step recomputing the first two blocks
+    # Also measure each precision's network recomputing its first two blocks (train
+    # --recompute), in a process of its own.
+    recompute: bool = False
 
     def check(self):
         if self.model not in BENCH_VARIANTS:
@@ -73,20 +76,27 @@ class BenchOptions:
 
 
 def configurations(options, native):
-    """[(name, worker, precision)] measured each round: the natively supported precisions."""
-    runs = [(f"tensorflow {p}", TF_WORKER, p) for p in options.precisions if native[p][0]]
+    """[(name, worker, precision, recompute)] measured each round: the natively supported
+    precisions, each also recomputing with `options.recompute`."""
+    runs = []
+    for precision in (p for p in options.precisions if native[p][0]):
+        runs.append((f"tensorflow {precision}", TF_WORKER, precision, False))
+        if options.recompute:
+            runs.append((f"tensorflow {precision}{RECOMPUTE_SUFFIX}", TF_WORKER, precision,
+                         True))
     if options.torch:
-        runs.append((TORCH, TORCH_WORKER, None))
+        runs.append((TORCH, TORCH_WORKER, None, False))
     return runs
 
 
 def run_round(index, runs, options, work):
     """{configuration: raw figures} of one round; every other round runs in reverse order."""
     figures = {}
-    for name, worker, precision in (runs[::-1] if index % 2 else runs):
+    for name, worker, precision, recompute in (runs[::-1] if index % 2 else runs):
         slug = name.replace(" ", "_")
-        job = {"options": asdict(options), "precision": precision, "profile": options.profile
-               and index == 0, "weights": os.path.join(work, "weights.npz"),
+        job = {"options": asdict(options), "precision": precision, "recompute": recompute,
+               "profile": options.profile and index == 0 and not recompute,
+               "weights": os.path.join(work, "weights.npz"),
                "logits": os.path.join(work, f"{slug}.npy"),
                "peaks": ["float32"] + ([precision] if precision not in (None, "float32") else [])}
         figures[name] = run_job(worker, job, os.path.join(work, f"{slug}.job.json"))
@@ -143,34 +153,26 @@ def ratios(top, bottom, keys):
 
 
 RATIO_NAMES = {"forward_s": "forward", "forward_peak_mib": "forward peak",
-               "train_s": "train step", "train_peak_mib": "train peak",
-               "train_recompute_s": "train step with --recompute",
-               "train_recompute_peak_mib": "train peak with --recompute"}
+               "train_s": "train step", "train_peak_mib": "train peak"}
 RATIO_KEYS = tuple(RATIO_NAMES)
-RECOMPUTE_PAIR = " recompute over plain"
 
 
 def round_ratios(figures):
-    """Ratios within one round: each TF precision over PyTorch, float32 time over each other."""
+    """Ratios within one round: each TF configuration over PyTorch, float32 time over each
+    other precision, and each recomputing network's training step over its plain one's."""
     out = {}
     for name in figures:
         if name == TORCH:
             continue
         if TORCH in figures:
-            # PyTorch's one training step is what TF's recomputing step is compared with too.
-            torch = figures[TORCH]
-            torch = {**torch, "train_recompute_s": torch["train_s"],
-                     "train_recompute_peak_mib": torch["train_peak_mib"]}
-            out[f"{name} / torch"] = ratios(figures[name], torch, RATIO_KEYS)
-        if name != "tensorflow float32" and "tensorflow float32" in figures:
+            out[f"{name} / {TORCH}"] = ratios(figures[name], figures[TORCH], RATIO_KEYS)
+        if name.endswith(RECOMPUTE_SUFFIX):
+            plain = name[:-len(RECOMPUTE_SUFFIX)]
+            out[f"{name} / {plain}"] = ratios(figures[name], figures[plain],
+                                              ("train_s", "train_peak_mib"))
+        elif name != "tensorflow float32" and "tensorflow float32" in figures:
             out[f"{name} speed-up over float32"] = ratios(
                 figures["tensorflow float32"], figures[name], ("forward_s", "train_s"))
-        if "train_recompute_s" in figures[name]:
-            plain = figures[name]
-            out[name + RECOMPUTE_PAIR] = {
-                "train_recompute_s": plain["train_recompute_s"] / plain["train_plain_s"],
-                "train_recompute_peak_mib": plain["train_recompute_peak_mib"]
-                / plain["train_plain_peak_mib"]}
     return out
 
 
@@ -214,7 +216,7 @@ def summary(options, native, flops, rounds):
         figures["forward_gflops_per_s"] = flops / figures["forward_s"] / 1e9
         figures["train_gflops_per_s"] = TRAINING_FACTOR * flops / figures["train_s"] / 1e9
         if name != TORCH:
-            precision = name.split(" ", 1)[1]
+            precision = name.split(" ")[1]
             for phase in PHASES:
                 figures[f"{phase}_share_of_own_peak"] = \
                     figures[f"{phase}_share_of_{precision}_peak"]
@@ -290,7 +292,7 @@ def format_report(report, top=15):
                  for figures in results.values()]
         lines.append(f"{label:<22}" + "".join(f"{cell:>16}" for cell in cells))
     for name, figures in results.items():
-        steps = [k for k in ("plain", "xla", "recompute") if f"train_{k}_s" in figures]
+        steps = [k for k in ("plain", "xla") if f"train_{k}_s" in figures]
         if steps:
             lines.append(f"{title(name)} train step: " + ", ".join(
                 f"{k} {1000 * figures[f'train_{k}_s']:.1f} ms, "
@@ -300,12 +302,8 @@ def format_report(report, top=15):
         lines.append("ratios (median over rounds of each round's ratio):")
         for pair, values in report["ratios"].items():
             left, _, right = pair.partition(" / ")
-            if right:
-                label = f"{title(left)} / PyTorch"
-            elif pair.endswith(RECOMPUTE_PAIR):
-                label = f"{title(pair[:-len(RECOMPUTE_PAIR)])} --recompute / plain step"
-            else:
-                label = f"{title(pair.split(' speed-up')[0])} speed-up over TF float32"
+            label = (f"{title(left)} / {title(right)}" if right else
+                     f"{title(pair.split(' speed-up')[0])} speed-up over TF float32")
             lines.append(f"  {label + ':':<42}" + ", ".join(
                 f"{RATIO_NAMES[key]} {value:.2f}" for key, value in values.items()))
     if TORCH in results:

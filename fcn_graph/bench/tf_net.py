@@ -48,10 +48,13 @@ def probe(spec, batch, size):
 
 
 class TFBench:
-    """The inference network, the plain training step and optionally the XLA step and the
-    plain step of a training network that recomputes its first blocks (`--recompute`)."""
+    """The inference network, the plain training step and (optionally) the XLA step.
 
-    def __init__(self, spec, batch, size, xla_step, recompute_step=False):
+    With `recompute` the training network recomputes its first blocks during
+    backprop (`train --recompute`); the XLA step is then not built.
+    """
+
+    def __init__(self, spec, batch, size, xla_step, recompute=False):
         self.graph = tf.Graph()
         with self.graph.as_default():
             self.images = v1.placeholder(tf.float32, [batch, size, size, 3], name="images")
@@ -61,22 +64,17 @@ class TFBench:
             self.variables = v1.global_variables()
             with v1.variable_scope(v1.get_variable_scope(), reuse=True), \
                     tf.name_scope("train"):
-                train_logits = build(spec, self.images, is_training=tf.constant(True)).logits
+                train_logits = build(
+                    spec, self.images, is_training=tf.constant(True),
+                    recompute_blocks=RECOMPUTED_BLOCKS if recompute else 0).logits
             trainable = v1.trainable_variables()
             optimizer = v1.train.MomentumOptimizer(LEARNING_RATE, MOMENTUM)
             loss = pixelwise_softmax_loss(train_logits, self.labels)
             self.steps = {"plain": optimizer.minimize(loss, var_list=trainable)}
-            if xla_step:
+            if xla_step and not recompute:
                 grads = compiled_gradients(spec, self.variables, trainable, self.images,
                                            self.labels)
                 self.steps["xla"] = optimizer.apply_gradients(zip(grads, trainable))
-            if recompute_step:
-                with v1.variable_scope(v1.get_variable_scope(), reuse=True), \
-                        tf.name_scope("train_recompute"):
-                    logits = build(spec, self.images, is_training=tf.constant(True),
-                                   recompute_blocks=RECOMPUTED_BLOCKS).logits
-                self.steps["recompute"] = optimizer.minimize(
-                    pixelwise_softmax_loss(logits, self.labels), var_list=trainable)
             self.feeds = {v: v1.placeholder(v.dtype.base_dtype, v.shape) for v in self.variables}
             self.assign = tf.group(*[v.assign(p) for v, p in self.feeds.items()])
             # Optimizer slots start at zero; the network's variables come from `load`.
@@ -94,7 +92,7 @@ class TFBench:
         return self.session.run(self.logits, {self.images: images})
 
     def step_call(self, images, labels, kind):
-        """A training step of `kind` (plain, xla, recompute). The first one creates the
+        """A training step of `kind` (plain or xla). The first one creates the
         optimizer's (zero) slots, as PyTorch's first step creates its momentum buffers:
         neither is the forward pass's memory."""
         step = self.steps[kind]

@@ -54,9 +54,9 @@ def register(subparsers):
                         help="training step compiled with XLA: auto times both and keeps the "
                              "faster")
     parser.add_argument("--recompute", action="store_true",
-                        help="also time the plain training step recomputing the first two VGG "
-                             "blocks during backprop (train --recompute): its time and peak "
-                             "memory beside the plain step's")
+                        help="also measure each precision's network recomputing the first two "
+                             "VGG blocks during backprop (train --recompute), in a process of "
+                             "its own: its training step's time and peak beside the plain one's")
     parser.add_argument("--torch", action="store_true",
                         help="also time the same net in PyTorch eager and compare logits")
     parser.add_argument("--profile", action="store_true",
