@@ -81,9 +81,10 @@ def recomputed(stage, images, end_points):
     arithmetic (full and half resolution at 64 and 128 channels). The second
     run applies the same ops to the same inputs and variables, so the
     gradients are those of the plain graph. It waits on the incoming
-    gradient through a control dependency: `tf.recompute_grad` waits through
-    arithmetic on it instead, which grappler folds away, so its second run
-    started at once and both runs' activations were held together.
+    gradient through a control dependency. `tf.recompute_grad`, which waits
+    through arithmetic on that gradient instead, ran its second pass early
+    here: the step's allocations then peaked above the plain graph's, with
+    both runs' activations held together.
     """
     scope = tf.compat.v1.get_variable_scope()
 

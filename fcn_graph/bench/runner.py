@@ -286,11 +286,12 @@ def format_report(report, top=15):
             verdict = "native" if support["native"] else "NOT TIMED"
             lines.append(f"{precision}: {verdict} ({support['why']})")
     lines.append("")
-    lines.append(f"{'':<22}" + "".join(f"{title(name):>16}" for name in results))
+    width = max(16, *(len(title(name)) + 2 for name in results))
+    lines.append(f"{'':<22}" + "".join(f"{title(name):>{width}}" for name in results))
     for label, key, scale, form in ROWS:
         cells = [format(scale * figures[key], form) if key in figures else "-"
                  for figures in results.values()]
-        lines.append(f"{label:<22}" + "".join(f"{cell:>16}" for cell in cells))
+        lines.append(f"{label:<22}" + "".join(f"{cell:>{width}}" for cell in cells))
     for name, figures in results.items():
         steps = [k for k in ("plain", "xla") if f"train_{k}_s" in figures]
         if steps:

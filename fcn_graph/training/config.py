@@ -283,9 +283,8 @@ class TrainConfig:
                               "training.xla_choice)", "auto", check=XLA, parse=str.lower)
     recompute: bool = setting("run", "recompute the first two VGG blocks during backprop instead "
                                      "of keeping their activations (FCNs on a VGG backbone): "
-                                     "the same updates for more time, and less memory only "
-                                     "where the peak falls after those blocks (see bench "
-                                     "--recompute)", False, parse=bool)
+                                     "less memory for more time, the same updates", False,
+                              parse=bool)
     precision: str = setting("run", "compute precision of the convolutions (variables, loss and "
                                     "metrics stay float32): bfloat16 on CPUs with AVX512_BF16 "
                                     "or AMX, mixed_float16 (dynamic loss scaling) on GPUs",
