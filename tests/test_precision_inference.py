@@ -1,6 +1,7 @@
 """--precision for eval, infer and export: the network computes in the precision asked for
 (default: the run's own), its outputs stay float32 and close to float32's, and a precision
 this machine would emulate is named before the work starts."""
+import dataclasses
 import json
 
 import numpy as np
@@ -51,8 +52,8 @@ def test_inference_computes_in_the_precision_asked_for(tiny_run, image):
 def test_a_run_trained_in_bfloat16_infers_in_it_unless_told(tmp_path, make_run, image):
     run_dir = str(tmp_path / "run")
     record = make_run(run_dir, tmp_path / "data")
-    write_record(run_dir, record.__class__(**{**record.__dict__, "model": record.model.__class__(
-        **{**record.model.__dict__, "precision": "bfloat16"})}))
+    write_record(run_dir, dataclasses.replace(
+        record, model=dataclasses.replace(record.model, precision="bfloat16")))
     assert load_record(run_dir).model.precision == "bfloat16"
     assert segmented(run_dir, image)[:2] == ("bfloat16", {tf.bfloat16})
     assert segmented(run_dir, image, "float32")[:2] == ("float32", {tf.float32})
