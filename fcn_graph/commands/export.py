@@ -72,9 +72,10 @@ def run(args):
     if not args.out and not args.tflite:
         raise UsageError("export needs --out (a SavedModel directory), --tflite (a .tflite "
                          "file) or both")
-    print_precision_note(args.precision or load_record(args.checkpoint).model.precision)
+    precision = args.precision or load_record(args.checkpoint).model.precision
+    print_precision_note(precision)
     if args.tflite:
-        check_tflite_arguments(args)
+        check_tflite_arguments(args, precision)
         parity, calibration = tflite_images(args)
     with scratch_directory(args.out) as out:
         result = export_run(args.checkpoint, out, frozen=args.frozen, scales=args.scales,
@@ -93,12 +94,12 @@ def run(args):
     return 0
 
 
-def check_tflite_arguments(args):
-    """Refuse what would fail after the export: before any work is done."""
+def check_tflite_arguments(args, precision):
+    """Refuse what would fail after the export (of a network computing in `precision`):
+    before any work is done."""
     if args.quantize == "int8" and not args.calibration_data:
         raise UsageError("--quantize int8 needs --calibration-data DIR: a folder of a few dozen "
                          "images like those the model will see")
-    precision = args.precision or load_record(args.checkpoint).model.precision
     if precision != "float32":
         # TFLite has no 16-bit convolutions of its own; its float16 is a weight format.
         raise UsageError(f"--tflite converts a float32 network, and this one would compute in "

@@ -419,8 +419,10 @@ def run_training(run, stream, on_evaluation):
                 if not run.replica.is_chief:
                     continue  # summaries, checkpoints and validation are the chief's
                 if step % config.summary_every == 0 or step == config.max_steps:
-                    writer.scalars(step, {"train/loss": loss, "train/learning_rate": lr,
-                                          **sess.run(training.update.scalars)})
+                    values = {"train/loss": loss, "train/learning_rate": lr}
+                    if training.update.scalars:
+                        values.update(sess.run(training.update.scalars))
+                    writer.scalars(step, values)
                     if histograms is not None:
                         writer.serialized(step, histograms)
                 if step % config.save_every == 0 or step == config.max_steps or stop:
