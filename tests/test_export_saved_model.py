@@ -15,7 +15,7 @@ from fcn_graph.errors import OutputExistsError
 from fcn_graph.export import export_run
 from fcn_graph.inference import InferenceOptions, predict
 from fcn_graph.tflite import tflite_runner
-from fixtures import SYNTHETIC_CLASSES, make_run, run_command
+from fixtures import SYNTHETIC_CLASSES, assert_same_prediction, make_run, run_command
 
 # Runs in a new interpreter that never imports fcn_graph: only TensorFlow and numpy.
 LOADER = r"""
@@ -68,8 +68,8 @@ def test_export_loads_without_fcn_graph_and_agrees(tmp_path, geometry):
     assert out["saved_probabilities"].shape == image.shape[:2] + (SYNTHETIC_CLASSES,)
     assert out["saved_labels"].dtype == np.int32
     for kind in ("saved", "frozen"):
-        np.testing.assert_allclose(out[f"{kind}_probabilities"], probabilities[0], atol=1e-5)
-        np.testing.assert_array_equal(out[f"{kind}_labels"], labels[0])
+        assert_same_prediction(out[f"{kind}_labels"], out[f"{kind}_probabilities"], labels[0],
+                               probabilities[0])
     assert np.unique(labels[0]).size > 1
 
 
@@ -103,8 +103,8 @@ def test_the_tta_signature_averages_as_fcn_graph_tta_does(exported_run, tmp_path
         outputs = loaded.signatures["tta"](image=tf.constant(image))
         labels, probabilities = predict(exported_run, image, return_probabilities=True,
                                         options=options)
-        np.testing.assert_allclose(outputs["probabilities"].numpy(), probabilities[0], atol=1e-4)
-        np.testing.assert_array_equal(outputs["labels"].numpy(), labels[0])
+        assert_same_prediction(outputs["labels"].numpy(), outputs["probabilities"].numpy(),
+                               labels[0], probabilities[0])
         # The augmented copies change the result: the comparison above can fail.
         plain = loaded.signatures["serving_default"](image=tf.constant(image))
         assert np.abs(plain["probabilities"].numpy() - probabilities[0]).max() > 1e-3
