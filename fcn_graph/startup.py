@@ -15,9 +15,11 @@ import os
 import sys
 import tempfile
 
-# Python-level TensorFlow logging below warnings stays quiet as well.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 VERBOSE = "--verbose" in sys.argv[1:]
+if not VERBOSE:
+    # TensorFlow's logging below warnings stays quiet as well; --verbose keeps its own level,
+    # so the start-up notices at INFO level (oneDNN, unused CPU instructions) show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _quiet = not VERBOSE and "tensorflow" not in sys.modules
 if _quiet:

@@ -12,7 +12,7 @@ import tensorflow as tf
 from fcn_graph.data import get_dataset
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STEPS = 8
+STEPS = 12
 # Names of the files a save writes before its checkpoint is complete.
 SAVE_IN_PROGRESS = ("_temp", ".tempstate")
 
@@ -36,12 +36,18 @@ def start(flags, resume):
 
 
 def wait_for_step(process, at_least):
-    """Read the progress lines until one reports step `at_least` or later; returns the lines."""
-    lines = []
+    """Read the progress lines until one reports step `at_least` or later.
+
+    Returns the lines and the seconds between the last two step lines read (a step and its
+    save), so that a kill can land at a random moment within one step on any machine.
+    """
+    lines, arrivals = [], []
     for line in process.stderr:
         lines.append(line)
-        if line.startswith("step ") and int(line.split()[1].split("/")[0]) >= at_least:
-            return lines
+        if line.startswith("step "):
+            arrivals.append(time.monotonic())
+            if int(line.split()[1].split("/")[0]) >= at_least and len(arrivals) > 1:
+                return lines, arrivals[-1] - arrivals[-2]
     raise AssertionError(f"the run ended before step {at_least}:\n" + "".join(lines))
 
 
@@ -74,19 +80,21 @@ def test_killed_repeatedly_and_resumed_it_ends_with_the_uninterrupted_weights(
     rng = random.Random(seed)
     note = f"(moments drawn with random.Random({seed}))"
 
+    # Each kill comes within a step of the second step line a process prints, so three kills
+    # leave at least three of the STEPS for the last run however fast the machine is.
     first = start(train_flags(data_dir, run_dir), resume=False)
-    wait_for_step(first, 2)
-    time.sleep(rng.uniform(0, 0.2))
+    _, step_time = wait_for_step(first, 2)
+    time.sleep(rng.uniform(0, step_time))
     killed(first)
     reached = []
     for kill_in_save in (True, False):
         process = start(train_flags(data_dir, run_dir), resume=True)
-        lines = wait_for_step(process, 1)
+        lines, step_time = wait_for_step(process, 1)
         reached.append(resumed_step(lines))
         if kill_in_save:
             kill_during_a_save(process, checkpoints)
         else:
-            time.sleep(rng.uniform(0, 0.3))
+            time.sleep(rng.uniform(0, step_time))
         killed(process)
     last = start(train_flags(data_dir, run_dir), resume=True)
     output = last.communicate(timeout=300)[1]
