@@ -79,7 +79,7 @@ def run(args):
         parity, calibration = tflite_images(args)
     with scratch_directory(args.out) as out:
         result = export_run(args.checkpoint, out, frozen=args.frozen, scales=args.scales,
-                            flip=args.flip, overwrite=args.overwrite, precision=args.precision)
+                            flip=args.flip, overwrite=args.overwrite, precision=precision)
         if args.out:
             print(f"SavedModel of {describe_checkpoint(result['checkpoint'])} written to {out} "
                   f"(signatures {', '.join(result['signatures'])}, computing in "
